@@ -1,0 +1,514 @@
+"""Speed benchmark: distill_lib.distill against a Hugging Face ``Trainer`` baseline.
+
+    /work/venv/bin/python benchmarks/bench_distill.py --train-size 1000 --epochs 3 \
+        --json benchmarks/results.json
+
+(from the repository root; add ``--profile`` to also print a torch.profiler table of the
+student step). The same 3-layer student (teacher layers [0, 2, 5]) is distilled twice from the
+same teacher (offline all-MiniLM-L6-v2, ``load_teacher("minilm-l6")``, used as loaded: its
+classifier head is freshly initialised and it is not fine-tuned first; that does not change
+the amount of work, which is all a speed benchmark needs) on the same training subset of
+``load_task("movie-snippets")``, with the same loss (alpha * soft-target KL at temperature T +
+(1 - alpha) * cross-entropy), lr, batch size, epochs and seed, both runs starting from
+identical student weights:
+
+1. **distill_lib**: ``distill_lib.train.distill(..., logits_cache=False)`` with
+   ``TrainConfig`` defaults apart from those shared settings (and ``progress=False``). It runs
+   the teacher once over the training set (cached logits, no disk cache, so it pays for that
+   pass), then trains on length-grouped, dynamically padded batches with foreach AdamW.
+2. **HF Trainer**: what a practitioner writes: a ``Trainer`` subclass whose ``compute_loss``
+   runs the teacher (eval mode, ``torch.no_grad()``) on every batch, and otherwise the
+   Trainer's defaults: ``DataCollatorWithPadding`` from ``processing_class=tokenizer`` (dynamic
+   padding, random batches: ``train_sampling_strategy="random"``, no length grouping), its
+   default optimizer (``adamw_torch_fused`` in transformers 5), default scheduler, warm-up
+   and weight decay.
+   Only reporting, saving, evaluation, logging and the progress bar are switched off
+   (``report_to="none"``, ``save_strategy="no"``, ``eval_strategy="no"``,
+   ``logging_strategy="no"``, ``disable_tqdm=True``) so that they cost no time.
+
+What is timed (wall clock, ``time.perf_counter``), for each run: everything from the call of
+``distill(...)`` / ``trainer.train()`` to its return (optimizer and accelerate set-up, data
+loading and collation, the teacher pass, all training steps), MINUS, for distill_lib, its
+per-epoch validation, which the baseline does not do (the validation split is kept tiny, 64
+rows by default, and the time distill_lib itself records for it, ``seconds - train_seconds``
+of each epoch, is subtracted). Model and data loading, tokenisation and building the students
+are not timed. examples/s = training examples x epochs / timed seconds.
+
+It also counts the FLOPs of one student training step (forward + loss + backward) on a
+representative batch (the length-grouped distill_lib batch of median width) with
+``torch.utils.flop_counter.FlopCounterMode``, times that step (median of ``--step-repeats``),
+and compares the achieved GFLOP/s with a large fp32 matmul (``--matmul-size``, median of
+``--matmul-repeats``) timed in the same process.
+
+The last line printed is ``speedup distill_lib / HF Trainer: <ratio>x``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import distill_lib.train as dtrain
+from distill_lib import load_task, load_teacher, make_dataloader, make_student, tokenize
+from distill_lib._io import atomic_write_json
+from distill_lib.losses import DistillationLoss, hard_label_loss, soft_target_loss
+from distill_lib.train import TrainConfig, distill, make_optimizer
+
+LAYERS = [0, 2, 5]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--train-size", type=int, default=1000, help="training examples used")
+    p.add_argument(
+        "--val-size", type=int, default=64, help="distill_lib validation rows (time subtracted)"
+    )
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--temperature", type=float, default=2.0)
+    p.add_argument("--alpha", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--matmul-size", type=int, default=2048)
+    p.add_argument("--matmul-repeats", type=int, default=10)
+    p.add_argument("--step-repeats", type=int, default=10)
+    p.add_argument(
+        "--only",
+        choices=("both", "distill_lib", "hf"),
+        default="both",
+        help="run only one side (for development; no ratio is printed then)",
+    )
+    p.add_argument("--profile", action="store_true", help="torch.profiler table of the step")
+    p.add_argument("--json", type=str, default=None, help="write the results to this JSON file")
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine and matmul
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "transformers": __import__("transformers").__version__,
+        "accelerate": __import__("accelerate").__version__,
+        "cuda": torch.cuda.is_available(),
+        "loadavg_at_start": load,
+    }
+
+
+def cpu_busy_percent(seconds: float = 3.0) -> float | None:
+    """Share of all CPUs busy over ``seconds`` (from /proc/stat): is the machine idle?"""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:9]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    try:
+        total1, idle1 = sample()
+        time.sleep(seconds)
+        total2, idle2 = sample()
+    except OSError:
+        return None
+    return 100.0 * (1 - (idle2 - idle1) / max(1, total2 - total1))
+
+
+def matmul_gflops(n: int, repeats: int) -> dict[str, float]:
+    """GFLOP/s of an ``n x n`` fp32 matmul (2 n^3 FLOPs), median of ``repeats``."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(2):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    median = statistics.median(times)
+    return {"n": n, "median_s": median, "gflops": 2 * n**3 / median / 1e9}
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def padding_stats(loader) -> dict[str, float]:
+    """Padded tokens computed vs real tokens over one epoch of a loader."""
+    padded = real = 0
+    widths = []
+    for batch in loader:
+        mask = batch["attention_mask"]
+        padded += mask.numel()
+        real += int(mask.sum())
+        widths.append(mask.shape[1])
+    return {
+        "batches": len(widths),
+        "mean_width": sum(widths) / len(widths),
+        "padded_tokens": padded,
+        "real_tokens": real,
+        "padding_fraction": 1 - real / padded,
+    }
+
+
+def representative_batch(train, tokenizer, args) -> dict[str, torch.Tensor]:
+    """The distill_lib (length-grouped) training batch of median width, model inputs + labels."""
+    loader = make_dataloader(
+        train, tokenizer, args.batch_size, shuffle=True, group_by_length=True, seed=args.seed
+    )
+    full = [b for b in loader if len(b["labels"]) == args.batch_size]
+    full.sort(key=lambda b: b["input_ids"].shape[1])
+    return full[len(full) // 2]
+
+
+# ---------------------------------------------------------------------------------------------
+# Student step: FLOPs and speed
+
+
+def student_step_rate(teacher, batch, args) -> dict[str, Any]:
+    """FLOPs (FlopCounterMode) and median time of one student forward + loss + backward."""
+    student = make_student(teacher, LAYERS)
+    labels = batch["labels"]
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        logits_T = teacher(**inputs).logits
+    loss_fn = DistillationLoss(temperature=args.temperature, alpha=args.alpha)
+    config = TrainConfig(lr=args.lr)
+    optimizer = make_optimizer(list(student.named_parameters()), config, torch.device("cpu"))
+
+    def fwd_bwd() -> None:
+        loss_fn(student(**inputs), logits_T, labels).total.backward()
+
+    student.train()
+    with FlopCounterMode(display=False) as counter:
+        fwd_bwd()
+    flops = counter.get_total_flops()
+    student.zero_grad(set_to_none=True)
+
+    step_times, full_times = [], []
+    for i in range(2 + args.step_repeats):
+        t0 = time.perf_counter()
+        fwd_bwd()
+        t1 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        t2 = time.perf_counter()
+        if i >= 2:  # two warm-up steps
+            step_times.append(t1 - t0)
+            full_times.append(t2 - t0)
+    step = statistics.median(step_times)
+    full = statistics.median(full_times)
+    result = {
+        "batch_shape": list(inputs["input_ids"].shape),
+        "flops": flops,
+        "fwd_bwd_median_s": step,
+        "fwd_bwd_gflops": flops / step / 1e9,
+        "with_clip_adamw_median_s": full,
+        "with_clip_adamw_gflops": flops / full / 1e9,
+    }
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(3):
+                fwd_bwd()
+                torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+        print("\n[profile] 3 student steps (fwd + loss + bwd + clip + AdamW), by self CPU time:")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The two runs
+
+
+def run_distill_lib(student, teacher, tokens, tokenizer, args) -> dict[str, Any]:
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        temperature=args.temperature,
+        alpha=args.alpha,
+        progress=False,
+    )
+    teacher_seconds: list[float] = []
+    original = dtrain.teacher_logits
+
+    def timed_teacher_logits(*a: Any, **kw: Any) -> torch.Tensor:
+        t = time.perf_counter()
+        out = original(*a, **kw)
+        teacher_seconds.append(time.perf_counter() - t)
+        return out
+
+    dtrain.teacher_logits = timed_teacher_logits  # instrument only: measure the teacher pass
+    try:
+        start = time.perf_counter()
+        result = distill(student, teacher, tokens, config, tokenizer=tokenizer, logits_cache=False)
+        wall = time.perf_counter() - start
+    finally:
+        dtrain.teacher_logits = original
+    history = result.history
+    validation = sum(h["seconds"] - h["train_seconds"] for h in history)
+    timed = wall - validation
+    n = len(tokens["train"]) * args.epochs
+    return {
+        "wall_s": wall,
+        "validation_s_subtracted": validation,
+        "timed_s": timed,
+        "teacher_logits_s": sum(teacher_seconds),
+        "train_loop_s": sum(h["train_seconds"] for h in history),
+        "examples_per_s": n / timed,
+        "epoch_examples_per_s": [h["examples_per_second"] for h in history],
+        "final_epoch_train_loss": history[-1]["train_loss"],
+        "train_loss_per_epoch": [h["train_loss"] for h in history],
+        "config": config.to_dict(),
+    }
+
+
+def run_hf_trainer(student, teacher, tokens, tokenizer, args) -> dict[str, Any]:
+    from transformers import Trainer, TrainingArguments
+
+    alpha, temperature = args.alpha, args.temperature
+    losses: list[tuple[torch.Tensor, int]] = []
+
+    class DistillTrainer(Trainer):
+        """The usual KD recipe: the teacher runs on every batch inside compute_loss."""
+
+        def __init__(self, *a: Any, teacher_model: torch.nn.Module, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            self.teacher = teacher_model.eval()
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            with torch.no_grad():
+                logits_T = self.teacher(**inputs).logits
+            logits_S = outputs.logits
+            loss = alpha * soft_target_loss(logits_S, logits_T, temperature) + (
+                1 - alpha
+            ) * hard_label_loss(logits_S, labels)
+            losses.append((loss.detach(), len(labels)))  # read after training, no sync
+            return (loss, outputs) if return_outputs else loss
+
+    with tempfile.TemporaryDirectory() as out:
+        training_args = TrainingArguments(
+            output_dir=out,
+            per_device_train_batch_size=args.batch_size,
+            num_train_epochs=args.epochs,
+            learning_rate=args.lr,
+            seed=args.seed,
+            report_to="none",
+            save_strategy="no",
+            eval_strategy="no",
+            logging_strategy="no",
+            disable_tqdm=True,
+        )
+        trainer = DistillTrainer(
+            model=student,
+            args=training_args,
+            train_dataset=tokens["train"],
+            processing_class=tokenizer,
+            teacher_model=teacher,
+        )
+        start = time.perf_counter()
+        output = trainer.train()
+        wall = time.perf_counter() - start
+        inner = getattr(trainer.optimizer, "optimizer", trainer.optimizer)  # accelerate wrapper
+        optimizer = type(inner).__name__
+        defaults = inner.defaults
+    steps_per_epoch = -(-len(tokens["train"]) // args.batch_size)
+    last = losses[-steps_per_epoch:]
+    final = sum(float(v) * k for v, k in last) / sum(k for _, k in last)
+    per_epoch = []
+    for e in range(args.epochs):
+        chunk = losses[e * steps_per_epoch : (e + 1) * steps_per_epoch]
+        per_epoch.append(sum(float(v) * k for v, k in chunk) / sum(k for _, k in chunk))
+    n = len(tokens["train"]) * args.epochs
+    return {
+        "wall_s": wall,
+        "timed_s": wall,
+        "examples_per_s": n / wall,
+        "trainer_reported_samples_per_s": output.metrics.get("train_samples_per_second"),
+        "final_epoch_train_loss": final,
+        "train_loss_per_epoch": per_epoch,
+        "steps": len(losses),
+        "optimizer": f"{optimizer} {getattr(training_args.optim, 'value', training_args.optim)} "
+        f"(fused={defaults.get('fused')}, foreach={defaults.get('foreach')})",
+        "collator": type(trainer.data_collator).__name__,
+        "train_sampling_strategy": training_args.train_sampling_strategy,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    machine = machine_info()
+    busy = cpu_busy_percent()
+    machine["cpu_busy_pct_before_start"] = busy
+    command = " ".join([os.path.basename(sys.executable), *sys.argv])
+    print(f"command: {command}")
+    print(
+        f"machine: {machine['platform']} | {machine['cpu']} | {machine['cpu_count']} CPUs | "
+        f"torch {machine['torch']} ({machine['torch_threads']} threads) | transformers "
+        f"{machine['transformers']} | accelerate {machine['accelerate']} | "
+        f"CUDA {machine['cuda']} | load avg {machine['loadavg_at_start']} | CPUs "
+        f"{'?' if busy is None else f'{busy:.0f}'}% busy just before start"
+    )
+    settings = {k: v for k, v in vars(args).items() if k != "json"}
+    settings.update(teacher="minilm-l6 (as loaded, not fine-tuned)", student_layers=LAYERS)
+    settings["task"] = "movie-snippets"
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+
+    # --- untimed preparation: data, teacher, two identical students -----------------------
+    data = load_task("movie-snippets")
+    data["train"] = data["train"].select(range(min(args.train_size, len(data["train"]))))
+    data["validation"] = data["validation"].select(range(args.val_size))
+    data["test"] = data["test"].select(range(1))
+    teacher, tokenizer = load_teacher("minilm-l6")
+    teacher.eval()
+    tokens = tokenize(data, tokenizer, max_length=args.max_length)
+    torch.manual_seed(args.seed)
+    student_lib = make_student(teacher, LAYERS)
+    student_hf = make_student(teacher, LAYERS)
+    same = all(
+        torch.equal(a, b)
+        for a, b in zip(
+            student_lib.state_dict().values(), student_hf.state_dict().values(), strict=True
+        )
+    )
+    assert same, "the two students must start from identical weights"
+    n_params = sum(p.numel() for p in student_lib.parameters())
+    print(
+        f"data: {len(tokens['train'])} training examples x {args.epochs} epochs, "
+        f"{len(tokens['validation'])} validation rows (distill_lib only, time subtracted); "
+        f"student {n_params / 1e6:.1f}M parameters, identical initial weights: {same}"
+    )
+
+    # --- padding: what each side's batches cost in tokens ------------------------------------
+    from torch.utils.data import DataLoader, RandomSampler
+    from transformers import DataCollatorWithPadding
+
+    pad_lib = padding_stats(
+        make_dataloader(
+            tokens["train"],
+            tokenizer,
+            args.batch_size,
+            shuffle=True,
+            group_by_length=True,
+            seed=args.seed,
+        )
+    )
+    pad_hf = padding_stats(
+        DataLoader(
+            tokens["train"].remove_columns(["label"]),
+            batch_size=args.batch_size,
+            sampler=RandomSampler(
+                tokens["train"], generator=torch.Generator().manual_seed(args.seed)
+            ),
+            collate_fn=DataCollatorWithPadding(tokenizer),
+        )
+    )
+    print(
+        f"padding: length-grouped batches mean width {pad_lib['mean_width']:.1f}, "
+        f"{pad_lib['padding_fraction']:.1%} padding; random batches mean width "
+        f"{pad_hf['mean_width']:.1f}, {pad_hf['padding_fraction']:.1%} padding"
+    )
+
+    # --- student step FLOP/s vs matmul (also warms up the process for both runs) -------------
+    batch = representative_batch(tokens["train"], tokenizer, args)
+    step = student_step_rate(teacher, batch, args)
+    mm = matmul_gflops(args.matmul_size, args.matmul_repeats)
+    step["fwd_bwd_pct_of_matmul"] = 100 * step["fwd_bwd_gflops"] / mm["gflops"]
+    step["with_clip_adamw_pct_of_matmul"] = 100 * step["with_clip_adamw_gflops"] / mm["gflops"]
+    print(
+        f"matmul {mm['n']}x{mm['n']} fp32: {mm['gflops']:.1f} GFLOP/s "
+        f"(median {mm['median_s'] * 1e3:.1f} ms)"
+    )
+    print(
+        f"student step (fwd+loss+bwd) on batch {tuple(step['batch_shape'])}: "
+        f"{step['flops'] / 1e9:.2f} GFLOP in {step['fwd_bwd_median_s'] * 1e3:.0f} ms "
+        f"= {step['fwd_bwd_gflops']:.1f} GFLOP/s = {step['fwd_bwd_pct_of_matmul']:.0f}% of matmul"
+    )
+    print(
+        f"  with grad clipping + AdamW step: {step['with_clip_adamw_median_s'] * 1e3:.0f} ms "
+        f"= {step['with_clip_adamw_gflops']:.1f} GFLOP/s "
+        f"= {step['with_clip_adamw_pct_of_matmul']:.0f}% of matmul"
+    )
+
+    # --- the two timed runs ----------------------------------------------------------------
+    results: dict[str, Any] = {
+        "command": command,
+        "machine": machine,
+        "settings": settings,
+        "padding": {"distill_lib": pad_lib, "hf_trainer": pad_hf},
+        "matmul": mm,
+        "student_step": step,
+    }
+    if args.only in ("both", "distill_lib"):
+        lib = run_distill_lib(student_lib, teacher, tokens, tokenizer, args)
+        results["distill_lib"] = lib
+        print(
+            f"distill_lib: {lib['examples_per_s']:.1f} examples/s  ({lib['timed_s']:.1f} s timed "
+            f"= {lib['wall_s']:.1f} s wall - {lib['validation_s_subtracted']:.1f} s validation; "
+            f"teacher-logit pass {lib['teacher_logits_s']:.1f} s, training loop "
+            f"{lib['train_loop_s']:.1f} s)  final-epoch train loss "
+            f"{lib['final_epoch_train_loss']:.4f}"
+        )
+    if args.only in ("both", "hf"):
+        hf = run_hf_trainer(student_hf, teacher, tokens, tokenizer, args)
+        results["hf_trainer"] = hf
+        print(
+            f"HF Trainer:  {hf['examples_per_s']:.1f} examples/s  ({hf['timed_s']:.1f} s timed, "
+            f"teacher on every step, {hf['optimizer']}, {hf['collator']})  final-epoch train "
+            f"loss {hf['final_epoch_train_loss']:.4f}"
+        )
+    results["machine"]["loadavg_at_end"] = os.getloadavg()
+    if args.only == "both":
+        ratio = results["distill_lib"]["examples_per_s"] / results["hf_trainer"]["examples_per_s"]
+        results["speedup"] = ratio
+    if args.json:
+        atomic_write_json(args.json, results)
+        print(f"results written to {args.json}")
+    if args.only == "both":
+        print(f"speedup distill_lib / HF Trainer: {results['speedup']:.2f}x")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Statistics for comparing strategies honestly: seed CIs, paired bootstrap, collapse check.
+
+A single seed's accuracy difference between two layer strategies can be noise. Two sources of
+noise matter: the training seed (init of the head, dropout, batch order) and the finite test
+set. :func:`paired_bootstrap` resamples both, *paired*: the same seeds and the same test
+sentences are drawn for both strategies, so the variation the two share cancels out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats as _scipy_stats
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean, sample std and a Student-t confidence interval over seeds.
+
+    Returns ``(mean, std, low, high)``; with one value the std and interval are ``nan``
+    (one seed gives no error bar, and we do not pretend it does).
+    """
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, math.nan, math.nan, math.nan
+    std = float(x.std(ddof=1))
+    half = float(_scipy_stats.t.ppf(0.5 + confidence / 2, df=x.size - 1)) * std / math.sqrt(x.size)
+    return mean, std, mean - half, mean + half
+
+
+def paired_bootstrap(
+    correct_A: np.ndarray,
+    correct_B: np.ndarray,
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, float]:
+    """Paired bootstrap test of ``accuracy(A) - accuracy(B)`` over seeds and test examples.
+
+    Args:
+        correct_A, correct_B: ``(n_seeds, n_examples)`` 0/1 arrays: whether run ``s`` of each
+            strategy got test example ``n`` right. Row ``s`` of both must use the same seed,
+            and column ``n`` the same sentence.
+        n_resamples: bootstrap draws.
+        seed: seed of the resampling.
+        confidence: level of the interval on the difference.
+
+    Returns:
+        ``{"diff", "ci_low", "ci_high", "p_value"}``: the observed mean difference, a
+        percentile interval, and a two-sided p-value (twice the smaller tail of the bootstrap
+        distribution around 0, at least ``1 / n_resamples``).
+    """
+    a = np.asarray(correct_A, dtype=float)
+    b = np.asarray(correct_B, dtype=float)
+    if a.ndim == 1:
+        a, b = a[None], b[None]
+    if a.shape != b.shape:
+        raise ValueError(
+            f"paired comparison needs the same seeds and test set: shapes {a.shape} vs {b.shape}"
+        )
+    n_seeds, n_examples = a.shape
+    d = a - b  # (S, N)
+    rng = np.random.default_rng(seed)
+    # Multinomial counts are equivalent to drawing indices with replacement, and vectorise.
+    example_w = rng.multinomial(n_examples, np.full(n_examples, 1 / n_examples), size=n_resamples)
+    seed_w = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
+    per_seed = d @ example_w.T / n_examples  # (S, B): each seed's diff on each resampled test set
+    diffs = (seed_w.T * per_seed).sum(axis=0) / n_seeds  # (B,)
+    low, high = np.quantile(diffs, [(1 - confidence) / 2, (1 + confidence) / 2])
+    tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
+    p = min(1.0, max(2 * tail, 1 / n_resamples))
+    return {"diff": float(d.mean()), "ci_low": float(low), "ci_high": float(high), "p_value": p}
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (controls the family-wise error over many pairs)."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, (m - rank) * p[idx])
+        adjusted[idx] = min(1.0, running)
+    return adjusted.tolist()
+
+
+def majority_noise_margin(majority_rate: float, n_examples: int, z: float = 1.96) -> float:
+    """Half-width of a 95% interval of an accuracy equal to ``majority_rate`` on n examples."""
+    return z * math.sqrt(majority_rate * (1 - majority_rate) / max(1, n_examples))
+
+
+def collapse_reason(
+    predicted_counts: Sequence[int],
+    accuracy: float,
+    majority_rate: float,
+    *,
+    max_share: float = 0.95,
+) -> str | None:
+    """Why a run looks collapsed, or ``None``.
+
+    A run is flagged when at least ``max_share`` of its test predictions are one class, or
+    when its accuracy is not clearly above the majority-class rate (within the 95% sampling
+    margin of that rate on this test set).
+    """
+    counts = np.asarray(predicted_counts, dtype=float)
+    n = counts.sum()
+    if n > 0 and counts.max() / n >= max_share:
+        return f"predicts class {int(counts.argmax())} for {counts.max() / n:.0%} of inputs"
+    margin = majority_noise_margin(majority_rate, int(n))
+    if accuracy <= majority_rate + margin:
+        return (
+            f"accuracy {accuracy:.3f} is within noise of the majority rate {majority_rate:.3f} "
+            f"(+/- {margin:.3f})"
+        )
+    return None

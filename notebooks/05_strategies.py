@@ -1,0 +1,261 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/distill-lib/distill_lib/blob/main/notebooks/05_strategies.ipynb)
+#
+# # 5. One student per strategy
+#
+# For each of the five layer strategies (`first`, `last`, `odd`, `even`, `uniform`) we build a
+# student from the teacher of notebook 4, distil it, and look at how it learned and how well it
+# does on the test set. This notebook uses **one seed** per strategy, to see the mechanics;
+# notebook 6 repeats everything over several seeds before drawing conclusions.
+
+# %% [markdown]
+# On Google Colab the next cell installs `distill_lib` from GitHub (see notebook 1); anywhere
+# else it does nothing.
+
+# %%
+import sys
+
+IN_COLAB = "google.colab" in sys.modules
+REPO = "https://github.com/distill-lib/distill_lib"  # the address to change (see notebook 1)
+if IN_COLAB:
+    from IPython import get_ipython
+
+    get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+
+from distill_lib.experiment import Experiment, ExperimentConfig
+from distill_lib.plots import layer_map_plot, learning_curves
+from distill_lib.stats import collapse_reason, majority_noise_margin
+
+# %% [markdown]
+# ## Parameters
+#
+# `QUICK` runs the small `quick` preset: a subset of the data and short training, sized so that
+# the whole comparison finishes in minutes on 2 CPU cores. It is chosen automatically without a CUDA
+# GPU, or when the environment variable `DISTILL_LIB_QUICK=1` is set (as in CI). With a GPU the
+# `standard` preset runs: all the data, more seeds and the cross-domain test sets.
+#
+# The output folder is the same one the command line uses (`distill-lib compare --preset
+# quick` writes `runs/quick`), so the notebooks and the CLI share one teacher and one set of
+# finished runs: nothing is trained twice.
+
+# %% tags=["parameters"]
+import os
+from pathlib import Path
+
+import torch
+
+QUICK = os.environ.get("DISTILL_LIB_QUICK") == "1" or not torch.cuda.is_available()
+PRESET = "quick" if QUICK else "standard"  # quick: ~5 min on 2 CPU cores; standard: the full run (GPU)
+ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
+
+# %% [markdown]
+# The experiment's settings, built from the preset (the folder is shared with the CLI):
+
+# %%
+config = ExperimentConfig.preset(PRESET, output_dir=str(ROOT / "runs" / PRESET))
+print(f"preset {PRESET!r}: teacher {config.teacher}, task {config.task}, "
+      f"{config.student_layers}-layer students")
+print(f"  sentences used: train {config.train_size or 'all'}, validation "
+      f"{config.validation_size or 'all'}, test {config.test_size or 'all'}")
+print(f"  strategies {config.strategies}, seeds {config.seeds}, baselines {config.baselines}")
+tt, st = config.teacher_train, config.student_train
+print(f"  teacher fine-tuning: {tt.epochs} epochs, batch {tt.batch_size}, lr {tt.lr}")
+print(f"  student distillation: {st.epochs} epochs, batch {st.batch_size}, lr {st.lr}, "
+      f"temperature {st.temperature}, alpha {st.alpha}")
+print(f"  output folder: {config.output_dir}")
+
+# %% [markdown]
+# ## The teacher and the plan
+#
+# The teacher comes from notebook 4 (it is loaded from the output folder; if notebook 4 has not
+# been run, it is fine-tuned now). `exp.job(strategy, seed)` is the planned run of one student:
+# the teacher layers it copies, how it is initialised, its training settings, and the key that
+# names its result file.
+
+# %%
+exp = Experiment(config)
+teacher = exp.teacher
+majority = exp.majority
+names = exp.tokens["test"].features["label"].names
+true_counts = pd.Series(list(exp.tokens["test"]["label"])).value_counts().sort_index().tolist()
+SEED = 0
+for strategy in config.strategies:
+    print(f"{strategy:8s} teacher layers {exp.job(strategy, SEED).layers}")
+
+# %%
+layer_map_plot(exp.n_teacher, config.student_layers, config.strategies);
+
+# %% [markdown]
+# ## What `exp.run` does
+#
+# `exp.run(strategy, seed)` returns the result record of one student. If that student was
+# trained before (by this notebook, notebook 6 or the CLI) it just reads the saved JSON file;
+# otherwise it does the following, which is worth reading once (not executed here):
+#
+# ```python
+# from distill_lib import distill, evaluate_model, make_student
+#
+# job = exp.job("uniform", seed=0)      # layers, init, training settings, file key
+# student = make_student(exp.teacher, job.layers, init=job.init, seed=job.seed)
+# result = distill(                     # soft targets (T, alpha) + hard labels, best epoch kept
+#     student, exp.teacher, exp.tokens, job.train_config, tokenizer=exp.tokenizer
+# )
+# test = evaluate_model(                # accuracy, macro-F1, predicted class counts
+#     result.model, exp.tokens["test"], tokenizer=exp.tokenizer, return_predictions=True
+# )
+# record = {"name": job.name, "layers": job.layers, "seed": job.seed,
+#           "history": result.history, "best_epoch": result.best_epoch,
+#           "validation": result.best_validation, "test": test, ...}
+# # saved as <output folder>/runs/<name>-seed<seed>-<key>.json
+# ```
+#
+# The record's `history` has one row per epoch (training loss and its soft and hard parts,
+# validation loss, accuracy and macro-F1); `test` holds the test metrics of the best epoch.
+#
+# The function below shows one strategy: it runs (or loads) the student, plots its learning
+# curves and prints its test results next to the teacher and the majority class.
+
+# %%
+def show_strategy(strategy, seed=SEED):
+    """Distil (or load) one student and show its curves and test results."""
+    record = exp.run(strategy, seed=seed)
+    print(f"{strategy}: student layer i <- teacher layer {record['layers']}; "
+          f"best epoch {record['best_epoch']} of {len(record['history'])}")
+    history = pd.DataFrame(record["history"]).assign(name=strategy, kind="strategy", seed=seed)
+    learning_curves(history, title=f"{strategy} (seed {seed})")
+    plt.show()
+    test = record["test"]
+    margin = majority_noise_margin(test["accuracy"], test["n"])  # 95% sampling margin
+    print(f"test accuracy {test['accuracy']:.4f} (+/- {margin:.4f} from the finite test set), "
+          f"macro-F1 {test['macro_f1']:.4f}")
+    print(f"teacher       {exp.teacher_record['test']['accuracy']:.4f}, "
+          f"majority class {majority['accuracy']:.4f}")
+    print(f"predicted: {dict(zip(names, test['predicted_counts'], strict=True))}   "
+          f"true: {dict(zip(names, true_counts, strict=True))}")
+    problem = collapse_reason(test["predicted_counts"], test["accuracy"], majority["accuracy"])
+    if problem:
+        print(f"WARNING, this student looks collapsed: {problem}")
+    return record
+
+
+records = {}
+
+# %% [markdown]
+# ## `first`: the layers nearest the input
+#
+# The student keeps the bottom of the teacher. These layers compute the more general, lexical
+# features; the top layers, the ones closest to the classifier, are dropped, so the copied
+# classifier sits on a representation it has never seen. This is BERT-PKD's initialisation,
+# and Wang et al. (2023) found lower layers the better start for plain logit distillation.
+
+# %%
+records["first"] = show_strategy("first")
+
+# %% [markdown]
+# ## `last`: the layers nearest the output
+#
+# The student keeps the top of the teacher, the layers that fed the classifier. But its first
+# layer was trained to read the output of a middle layer, and now reads the embeddings
+# directly: the mismatch is at the bottom instead of the top.
+
+# %%
+records["last"] = show_strategy("last")
+
+# %% [markdown]
+# ## `odd`: every second layer, starting with the first
+#
+# Layers 1, 3, 5, ... counted from 1 (0-indexed 0, 2, 4, ...). Each student layer replaces a
+# pair of teacher layers; the input side is kept, the very last teacher layer is not.
+
+# %%
+records["odd"] = show_strategy("odd")
+
+# %% [markdown]
+# ## `even`: every second layer, ending with the last
+#
+# Layers 2, 4, 6, ... counted from 1 (0-indexed 1, 3, 5, ...): the same spacing shifted by one,
+# so the last teacher layer is kept and the first is not. For 12 -> 6 this is the default of
+# Wang et al. (2023) and of Yu et al. (2025).
+
+# %%
+records["even"] = show_strategy("even")
+
+# %% [markdown]
+# ## `uniform`: evenly spread, both ends kept
+#
+# `round(linspace(0, n - 1, k))`: the first and last teacher layers and an even spread in
+# between. This is DistilBERT's choice, `[0, 2, 4, 7, 9, 11]` for 12 -> 6.
+
+# %%
+records["uniform"] = show_strategy("uniform")
+
+# %% [markdown]
+# ## The five students side by side (one seed)
+
+# %%
+rows = []
+for strategy, r in records.items():
+    test = r["test"]
+    rows.append(
+        {
+            "strategy": strategy,
+            "teacher layers": str(r["layers"]),
+            "best epoch": r["best_epoch"],
+            "val accuracy": r["validation"].get("accuracy"),
+            "test accuracy": test["accuracy"],
+            "test macro-F1": test["macro_f1"],
+            "positive share": test["predicted_counts"][-1] / test["n"],
+            "collapsed": collapse_reason(
+                test["predicted_counts"], test["accuracy"], majority["accuracy"]
+            ) or "",
+        }
+    )
+rows.append({"strategy": "teacher", "teacher layers": str(exp.teacher_record["layers"]),
+             "test accuracy": exp.teacher_record["test"]["accuracy"],
+             "test macro-F1": exp.teacher_record["test"]["macro_f1"]})
+rows.append({"strategy": "majority class", "test accuracy": majority["accuracy"]})
+seed0 = pd.DataFrame(rows)
+seed0.round(4).fillna("")
+
+# %%
+students = seed0[seed0["strategy"].isin(list(records))]
+best, worst = students.loc[students["test accuracy"].idxmax()], students.loc[students["test accuracy"].idxmin()]
+n_test = records[best["strategy"]]["test"]["n"]
+margin = majority_noise_margin(best["test accuracy"], n_test)
+display(
+    Markdown(
+        f"**One seed is not evidence.** Here `{best['strategy']}` scored highest "
+        f"({best['test accuracy']:.4f}) and `{worst['strategy']}` lowest "
+        f"({worst['test accuracy']:.4f}), a gap of "
+        f"{100 * (best['test accuracy'] - worst['test accuracy']):.1f} points. But a single "
+        f"accuracy measured on {n_test} test sentences is only known to about "
+        f"±{100 * margin:.1f} points (95%), and another training seed (another initial head, "
+        "dropout pattern and batch order) can reorder the strategies. Notebook 6 trains every "
+        "strategy with several seeds and tests the differences with a paired bootstrap before "
+        "calling any of them better."
+    )
+)
+
+# %% [markdown]
+# **Next:** notebook 6 runs all strategies with all seeds, adds the baselines (a randomly
+# initialised student and a student trained without distillation) and analyses the results.

@@ -1,0 +1,188 @@
+"""compare_strategies end to end on a tiny teacher: files, resume, keys, statistics."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+import distill_lib.experiment as ex
+from distill_lib.experiment import Experiment, ExperimentConfig, compare_strategies, load_results
+from distill_lib.teacher import minilm_folder
+from distill_lib.train import TrainConfig
+
+POS = ["good", "great", "wonderful", "funny", "moving", "brilliant", "warm", "smart"]
+NEG = ["bad", "dull", "boring", "awful", "flat", "tedious", "weak", "lazy"]
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(tmp_path_factory):
+    """A 4-layer, 32-wide BERT teacher folder and a 240-row sentiment CSV (no network)."""
+    root = tmp_path_factory.mktemp("tiny")
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_folder()))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=2,
+    )
+    BertForSequenceClassification(config).save_pretrained(root / "teacher")
+    tokenizer.save_pretrained(root / "teacher")
+    rng = random.Random(0)
+    lines = ["text,label"]
+    for i in range(240):
+        label = i % 2
+        words = rng.sample(POS if label else NEG, 2) + rng.sample(
+            ["the", "film", "plot", "cast"], 2
+        )
+        rng.shuffle(words)
+        lines.append(f"{' '.join(words)},{label}")
+    (root / "reviews.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def _config(root, out, **overrides) -> ExperimentConfig:
+    train = TrainConfig(epochs=1, batch_size=16, lr=1e-3, progress=False)
+    values = dict(
+        teacher=str(root / "teacher"),
+        task=str(root / "reviews.csv"),
+        student_layers=2,
+        strategies=["first", "last"],
+        seeds=[0, 1],
+        output_dir=str(out),
+        teacher_train=train,
+        student_train=train,
+        bootstrap_resamples=200,
+    )
+    values.update(overrides)
+    return ExperimentConfig(**values)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTILL_LIB_CACHE", str(tmp_path / "cache"))
+
+
+def test_compare_writes_runs_tables_and_resumes(tiny_setup, tmp_path, cache):
+    config = _config(tiny_setup, tmp_path / "out")
+    lines: list[str] = []
+    results = compare_strategies(config, progress=False, log=lines.append)
+    runs = sorted((tmp_path / "out" / "runs").glob("*.json"))
+    # 2 strategies + random-init + no-kd, 2 seeds each, plus the teacher's record
+    assert len(runs) == 4 * 2 + 1
+    assert set(results.summary["name"]) == {
+        "first",
+        "last",
+        "random-init",
+        "no-kd",
+        "teacher",
+        "majority",
+    }
+    assert len(results.pairwise) == 6  # every pair of the 4 student names
+    assert set(results.pairwise.columns) >= {"diff", "p_value", "p_holm", "significant"}
+    record = json.loads(next(p for p in runs if p.name.startswith("last-seed1")).read_text())
+    assert record["layers"] == [2, 3]
+    assert len(record["history"]) == 1 and record["test"]["n"] == len(record["test"]["predictions"])
+    assert sum(record["test"]["predicted_counts"]) == record["test"]["n"]
+    assert (tmp_path / "out" / "summary.md").read_text().startswith("| name")
+    assert results.efficiency["student_layers"] == 2
+
+    # A second run trains nothing and gives the same numbers.
+    mtimes = {p: p.stat().st_mtime_ns for p in runs}
+    lines.clear()
+    again = compare_strategies(config, progress=False, log=lines.append)
+    assert sum("finished earlier" in line for line in lines) == 8
+    assert {p: p.stat().st_mtime_ns for p in runs} == mtimes
+    assert again.summary["mean_accuracy"].tolist() == results.summary["mean_accuracy"].tolist()
+
+    loaded = load_results(tmp_path / "out")
+    assert loaded.summary["mean_accuracy"].tolist() == results.summary["mean_accuracy"].tolist()
+
+
+def test_interrupted_run_loses_no_finished_run(tiny_setup, tmp_path, cache, monkeypatch):
+    config = _config(tiny_setup, tmp_path / "out", baselines=[])
+    real_distill = ex.distill
+    calls = {"n": 0}
+
+    def flaky_distill(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C during the third run
+        return real_distill(*args, **kwargs)
+
+    monkeypatch.setattr(ex, "distill", flaky_distill)
+    with pytest.raises(KeyboardInterrupt):
+        compare_strategies(config, progress=False, log=None)
+    runs_dir = tmp_path / "out" / "runs"
+    finished = sorted(p.name for p in runs_dir.glob("*-seed*.json"))
+    assert len(finished) == 2  # first seed 0 and 1, complete JSONs
+    assert not list(runs_dir.glob(".*tmp"))  # no half-written files
+    mtimes = {p: p.stat().st_mtime_ns for p in runs_dir.glob("*-seed*.json")}
+
+    monkeypatch.setattr(ex, "distill", real_distill)
+    lines: list[str] = []
+    compare_strategies(config, progress=False, log=lines.append)
+    assert sum("finished earlier" in line for line in lines) == 2
+    for path, mtime in mtimes.items():
+        assert path.stat().st_mtime_ns == mtime
+    assert len(list(runs_dir.glob("*-seed*.json"))) == 4
+
+
+def test_changed_config_gets_new_keys(tiny_setup, tmp_path):
+    a = _config(tiny_setup, tmp_path / "a", baselines=[])
+    b = _config(
+        tiny_setup, tmp_path / "b", baselines=[], student_train=a.student_train.replace(lr=5e-4)
+    )
+    jobs_a = {j.filename for j in ex.plan(a, 4)}
+    jobs_b = {j.filename for j in ex.plan(b, 4)}
+    assert jobs_a.isdisjoint(jobs_b)
+    # progress bars and folders do not change what is computed, so they keep the key
+    c = _config(
+        tiny_setup,
+        tmp_path / "c",
+        baselines=[],
+        student_train=a.student_train.replace(progress=True),
+    )
+    assert {j.filename for j in ex.plan(c, 4)} == jobs_a
+
+
+def test_experiment_pieces_share_the_cache(tiny_setup, tmp_path, cache):
+    config = _config(tiny_setup, tmp_path / "out", baselines=[], seeds=[0])
+    exp = Experiment(config, progress=False, log=None)
+    record = exp.run("top-k", seed=0)  # an alias of "first"
+    assert record["name"] == "first" and record["layers"] == [0, 1]
+    lines: list[str] = []
+    compare_strategies(config, progress=False, log=lines.append)
+    assert any("first seed 0" in line and "finished earlier" in line for line in lines)
+    with pytest.raises(ValueError, match="no run 'first' with seed 7"):
+        exp.job("first", 7)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"strategies": ["middle"]}, "unknown layer strategy"),
+        ({"student_layers": 9}, "cannot have more layers than its teacher"),
+        ({"seeds": []}, "seeds is empty"),
+        ({"seeds": [1, 1]}, "duplicates"),
+        ({"baselines": ["oracle"]}, "unknown baselines"),
+        ({"strategies": ["odd"], "student_layers": 3}, "only 2 odd-numbered layers"),
+    ],
+)
+def test_bad_config_fails_before_any_work(tiny_setup, tmp_path, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        compare_strategies(_config(tiny_setup, tmp_path / "out", **overrides), log=None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_presets_are_valid():
+    for name in ex.PRESETS:
+        config = ExperimentConfig.preset(name)
+        assert config.seeds and config.strategies
+    assert ExperimentConfig.preset("quick", seeds=[3]).seeds == [3]
+    with pytest.raises(ValueError, match="unknown preset"):
+        ExperimentConfig.preset("huge")

@@ -1,0 +1,65 @@
+"""Statistics used to compare strategies, checked against values computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from distill_lib.stats import collapse_reason, holm, mean_ci, paired_bootstrap
+
+
+def test_mean_ci_by_hand():
+    mean, std, low, high = mean_ci([0.80, 0.82, 0.84])
+    assert mean == pytest.approx(0.82)
+    assert std == pytest.approx(0.02)  # sample std (ddof=1)
+    half = 4.302652729911275 * 0.02 / math.sqrt(3)  # t(0.975, df=2) = 4.3027
+    assert (low, high) == pytest.approx((0.82 - half, 0.82 + half))
+
+
+def test_mean_ci_one_seed_has_no_interval():
+    mean, std, low, high = mean_ci([0.7])
+    assert mean == 0.7 and math.isnan(std) and math.isnan(low) and math.isnan(high)
+
+
+def test_holm_by_hand():
+    # sorted p: 0.01, 0.02, 0.04 -> x3, x2, x1 = 0.03, 0.04, 0.04 (monotone)
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # 0.5 x 2 = 1.0, then monotone
+
+
+def test_paired_bootstrap_identical_models_is_not_significant():
+    rng = np.random.default_rng(0)
+    correct = rng.random((3, 500)) < 0.8
+    res = paired_bootstrap(correct, correct)
+    assert res["diff"] == 0 and res["p_value"] == 1.0
+
+
+def test_paired_bootstrap_detects_a_clear_difference():
+    rng = np.random.default_rng(1)
+    a = rng.random((3, 1000)) < 0.85
+    b = a & (rng.random((3, 1000)) < 0.9)  # b is wrong on ~10% more examples, never better
+    res = paired_bootstrap(a, b, n_resamples=1000)
+    assert res["diff"] == pytest.approx(a.mean() - b.mean())
+    assert res["ci_low"] > 0 and res["p_value"] <= 0.002
+
+
+def test_paired_bootstrap_small_difference_on_small_test_set_is_not_significant():
+    a = np.zeros((2, 100), bool)
+    b = np.zeros((2, 100), bool)
+    a[:, :51] = True
+    b[:, :50] = True
+    b[:, 99] = True  # one different example each way except one: diff 0.01
+    res = paired_bootstrap(a, b)
+    assert res["diff"] == pytest.approx(0.0)
+    assert res["p_value"] > 0.5
+
+
+def test_paired_bootstrap_needs_same_shape():
+    with pytest.raises(ValueError, match="same seeds and test set"):
+        paired_bootstrap(np.ones((2, 5)), np.ones((3, 5)))
+
+
+def test_collapse_reason():
+    assert "predicts class 1 for 100%" in collapse_reason([0, 100], 0.5, 0.5)
+    assert "within noise of the majority" in collapse_reason([40, 60], 0.52, 0.5)
+    assert collapse_reason([480, 520], 0.80, 0.5) is None

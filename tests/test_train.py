@@ -1,0 +1,269 @@
+"""The training loop on tiny models: learning, caching teacher logits, seeds, errors."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+import torch
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from transformers import BertConfig, BertForSequenceClassification
+
+import distill_lib.train as train_mod
+from distill_lib.data import tokenize
+from distill_lib.losses import DistillationLoss, LossOutput
+from distill_lib.metrics import classification_metrics
+from distill_lib.student import make_student
+from distill_lib.train import (
+    TrainConfig,
+    distill,
+    evaluate_model,
+    fine_tune,
+    predict_logits,
+    teacher_logits,
+)
+
+POS = ["good", "great", "wonderful", "funny", "moving", "brilliant", "warm", "smart"]
+NEG = ["bad", "dull", "boring", "awful", "flat", "tedious", "weak", "lazy"]
+FILL = ["the", "film", "plot", "cast", "was", "really", "quite", "and", "a", "story"]
+
+
+def _split(n: int, seed: int) -> Dataset:
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = i % 2
+        words = [rng.choice(POS if label else NEG), *rng.sample(FILL, rng.randint(1, 8))]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    features = Features(
+        {"text": Value("string"), "label": ClassLabel(names=["negative", "positive"])}
+    )
+    return Dataset.from_dict({"text": texts, "label": labels}, features=features)
+
+
+@pytest.fixture(scope="module")
+def tokens(bert_tokenizer) -> DatasetDict:
+    data = DatasetDict(
+        {"train": _split(192, 0), "validation": _split(64, 1), "test": _split(64, 2)}
+    )
+    return tokenize(data, bert_tokenizer)
+
+
+def tiny_teacher(vocab: int, seed: int = 0) -> BertForSequenceClassification:
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=2,
+    )
+    return BertForSequenceClassification(config)
+
+
+FAST = TrainConfig(epochs=4, batch_size=16, lr=1e-2, warmup_ratio=0.0, progress=False)
+
+
+def test_train_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="alpha must be between 0 and 1"):
+        TrainConfig(alpha=1.5)
+    with pytest.raises(ValueError, match="mixed_precision must be one of"):
+        TrainConfig(mixed_precision="fp8")
+    assert FAST.replace(lr=1e-4).lr == 1e-4
+
+
+def test_fine_tune_learns_and_keeps_the_best_epoch(tokens, bert_tokenizer, tmp_path):
+    model = tiny_teacher(bert_tokenizer.vocab_size)
+    before = evaluate_model(model, tokens["validation"], tokenizer=bert_tokenizer)
+    result = fine_tune(
+        model, tokens, FAST.replace(output_dir=str(tmp_path / "ckpt")), tokenizer=bert_tokenizer
+    )
+    assert len(result.history) == 4
+    record = result.history[-1]
+    for key in (
+        "train_loss",
+        "train_hard",
+        "val_loss",
+        "val_accuracy",
+        "val_macro_f1",
+        "seconds",
+        "examples_per_second",
+    ):
+        assert key in record and math.isfinite(record[key])
+    best = max(h["val_accuracy"] for h in result.history)
+    assert result.best_validation["accuracy"] == pytest.approx(best)
+    assert result.history[result.best_epoch - 1]["val_accuracy"] == pytest.approx(best)
+    assert best > before["accuracy"] and best >= 0.9  # the task is easy: one sentiment word
+    # the returned model holds the best epoch's weights
+    again = evaluate_model(result.model, tokens["validation"], tokenizer=bert_tokenizer)
+    assert again["accuracy"] == pytest.approx(best)
+    # checkpoint: a save_pretrained folder with safetensors and the history
+    files = {p.name for p in (tmp_path / "ckpt").iterdir()}
+    assert {"model.safetensors", "config.json", "history.json"} <= files
+    assert not list(tmp_path.glob(".ckpt*"))
+
+
+def test_same_seed_repeats_and_other_seed_differs(tokens, bert_tokenizer):
+    runs = []
+    for seed in (0, 0, 1):
+        model = tiny_teacher(bert_tokenizer.vocab_size)
+        config = FAST.replace(epochs=1, seed=seed)
+        runs.append(fine_tune(model, tokens, config, tokenizer=bert_tokenizer).history[0])
+    assert runs[0]["train_loss"] == runs[1]["train_loss"]
+    assert runs[0]["train_loss"] != runs[2]["train_loss"]
+
+
+def test_predictions_come_back_in_dataset_order(tokens, bert_tokenizer):
+    model = tiny_teacher(bert_tokenizer.vocab_size).eval()
+    logits = predict_logits(model, tokens["test"], tokenizer=bert_tokenizer, batch_size=7)
+    with torch.no_grad():
+        for i in (0, 5, 33, 63):
+            row = tokens["test"][i]
+            single = model(
+                input_ids=torch.tensor([row["input_ids"]]),
+                attention_mask=torch.tensor([row["attention_mask"]]),
+                token_type_ids=torch.tensor([row["token_type_ids"]]),
+            ).logits[0]
+            assert torch.allclose(logits[i], single, atol=1e-5)
+    result = evaluate_model(
+        model, tokens["test"], tokenizer=bert_tokenizer, return_predictions=True
+    )
+    assert result["predictions"] == logits.argmax(-1).tolist()
+    assert sum(result["predicted_counts"]) == 64
+
+
+def test_metrics_come_from_the_shipped_evaluate_modules():
+    m = classification_metrics([1, 1, 1, 1], [0, 1, 0, 1])
+    assert m == {"accuracy": 0.5, "macro_f1": pytest.approx(1 / 3)}  # F1 0 and 2/3, mean 1/3
+
+
+def _counting_teacher(vocab: int) -> tuple[BertForSequenceClassification, dict[str, int]]:
+    """A tiny teacher whose forward calls are counted (a hook on this instance only)."""
+    teacher = tiny_teacher(vocab)
+    calls = {"n": 0}
+
+    def count(module, args):
+        calls["n"] += 1
+
+    teacher.register_forward_pre_hook(count)
+    return teacher, calls
+
+
+def test_distill_runs_the_teacher_once_per_example_not_per_step(tokens, bert_tokenizer, tmp_path):
+    teacher, calls = _counting_teacher(bert_tokenizer.vocab_size)
+    student = make_student(teacher, [0, 3])
+    config = FAST.replace(eval_batch_size=64)
+    result = distill(
+        student, teacher, tokens, config, tokenizer=bert_tokenizer, logits_cache=tmp_path / "logits"
+    )
+    # 192 training examples / eval batch 64 = 3 teacher calls, for 4 epochs of 12 steps each
+    assert calls["n"] == 3
+    assert {"train_soft", "train_hard"} <= set(result.history[0])
+    # a second student reuses the cached logits: no teacher call at all
+    distill(
+        make_student(teacher, [1, 2]),
+        teacher,
+        tokens,
+        config.replace(epochs=1),
+        tokenizer=bert_tokenizer,
+        logits_cache=tmp_path / "logits",
+    )
+    assert calls["n"] == 3
+    # ... also in a new process (disk cache): clear the in-memory cache
+    train_mod._LOGITS_MEMORY.clear()
+    cached = teacher_logits(
+        teacher, tokens["train"], tokenizer=bert_tokenizer, cache=tmp_path / "logits"
+    )
+    assert calls["n"] == 3
+    assert cached.shape == (192, 2)
+    fresh = teacher_logits(teacher, tokens["train"], tokenizer=bert_tokenizer, cache=False)
+    assert torch.allclose(cached, fresh, atol=1e-5)
+
+
+def test_cached_logits_equal_per_step_teacher_outputs(tokens, bert_tokenizer):
+    teacher = tiny_teacher(bert_tokenizer.vocab_size).eval()
+    logits = teacher_logits(teacher, tokens["train"], tokenizer=bert_tokenizer, cache=False)
+    batch = tokens["train"].select(range(8))
+    per_step = predict_logits(teacher, batch, tokenizer=bert_tokenizer, batch_size=8)
+    assert torch.allclose(logits[:8], per_step, atol=1e-5)
+
+
+def test_intermediate_losses_run_the_teacher_every_step(tokens, bert_tokenizer):
+    teacher, calls = _counting_teacher(bert_tokenizer.vocab_size)
+    student = make_student(teacher, [0, 3])
+    config = FAST.replace(epochs=1, hidden_weight=1.0, cos_weight=1.0, attention_weight=1.0)
+    result = distill(student, teacher, tokens, config, tokenizer=bert_tokenizer)
+    assert calls["n"] == 12  # one per training step (192 / 16)
+    assert {"train_hidden", "train_cos", "train_attention"} <= set(result.history[0])
+
+
+def test_hard_label_only_baseline_never_runs_the_teacher(tokens, bert_tokenizer):
+    teacher, calls = _counting_teacher(bert_tokenizer.vocab_size)
+    result = distill(
+        make_student(teacher, [0, 1]),
+        teacher,
+        tokens,
+        FAST.replace(alpha=0.0),
+        tokenizer=bert_tokenizer,
+    )
+    assert calls["n"] == 0
+    assert "train_soft" not in result.history[0]
+
+
+class NaNLoss(DistillationLoss):
+    def forward(self, *args, **kwargs) -> LossOutput:
+        out = super().forward(*args, **kwargs)
+        return LossOutput(out.total * float("nan"), out.terms)
+
+
+def test_nan_loss_stops_with_epoch_and_step(tokens, bert_tokenizer):
+    teacher = tiny_teacher(bert_tokenizer.vocab_size)
+    with pytest.raises(FloatingPointError, match="epoch 1, step 1"):
+        distill(
+            make_student(teacher, [0, 1]),
+            teacher,
+            tokens,
+            FAST,
+            tokenizer=bert_tokenizer,
+            loss_fn=NaNLoss(),
+            logits_cache=False,
+        )
+
+
+def test_missing_split_and_untokenised_data_are_clear_errors(tokens, bert_tokenizer):
+    model = tiny_teacher(bert_tokenizer.vocab_size)
+    with pytest.raises(ValueError, match="no 'validation' split"):
+        fine_tune(model, DatasetDict({"train": tokens["train"]}), FAST, tokenizer=bert_tokenizer)
+    raw = DatasetDict({"train": _split(8, 0), "validation": _split(8, 1)})
+    with pytest.raises(ValueError, match="tokenise it first"):
+        fine_tune(model, raw, FAST, tokenizer=bert_tokenizer)
+
+
+def test_gradient_accumulation_and_clipping_run(tokens, bert_tokenizer):
+    model = tiny_teacher(bert_tokenizer.vocab_size)
+    config = FAST.replace(epochs=1, batch_size=8, grad_accum_steps=2, max_grad_norm=0.5)
+    result = fine_tune(model, tokens, config, tokenizer=bert_tokenizer)
+    assert math.isfinite(result.history[0]["train_loss"])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_bf16_and_fused_adamw(tokens, bert_tokenizer):
+    teacher = tiny_teacher(bert_tokenizer.vocab_size)
+    config = FAST.replace(epochs=1, device="cuda", mixed_precision="auto")
+    accelerator = train_mod.make_accelerator(config)
+    assert accelerator.mixed_precision in ("bf16", "fp16")
+    optimizer = train_mod.make_optimizer(
+        list(teacher.named_parameters()), config, torch.device("cuda")
+    )
+    assert optimizer.defaults.get("fused") is True
+    result = distill(
+        make_student(teacher, [0, 1]), teacher.cuda(), tokens, config, tokenizer=bert_tokenizer
+    )
+    assert math.isfinite(result.history[0]["train_loss"])
