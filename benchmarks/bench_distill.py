@@ -90,6 +90,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run only one side (for development; no ratio is printed then)",
     )
     p.add_argument("--profile", action="store_true", help="torch.profiler table of the step")
+    p.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="time the parts of one step of each recipe, alternately (not part of the ratio)",
+    )
     p.add_argument("--json", type=str, default=None, help="write the results to this JSON file")
     return p.parse_args(argv)
 
@@ -179,12 +184,9 @@ def padding_stats(loader) -> dict[str, float]:
     }
 
 
-def representative_batch(train, tokenizer, args) -> dict[str, torch.Tensor]:
-    """The distill_lib (length-grouped) training batch of median width, model inputs + labels."""
-    loader = make_dataloader(
-        train, tokenizer, args.batch_size, shuffle=True, group_by_length=True, seed=args.seed
-    )
-    full = [b for b in loader if len(b["labels"]) == args.batch_size]
+def median_batch(loader, batch_size: int) -> dict[str, torch.Tensor]:
+    """The full batch of median width among one epoch of ``loader`` (model inputs + labels)."""
+    full = [b for b in loader if len(b["labels"]) == batch_size]
     full.sort(key=lambda b: b["input_ids"].shape[1])
     return full[len(full) // 2]
 
@@ -247,6 +249,82 @@ def student_step_rate(teacher, batch, args) -> dict[str, Any]:
         print("\n[profile] 3 student steps (fwd + loss + bwd + clip + AdamW), by self CPU time:")
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
     return result
+
+
+def step_breakdown(teacher, batch_lib, batch_hf, args) -> dict[str, float]:
+    """Median time of each part of one training step of both recipes, measured alternately.
+
+    distill_lib: student fwd + loss (cached teacher logits) + bwd, grad clipping, foreach
+    AdamW (its ``make_optimizer``) on a length-grouped batch of median width. HF Trainer: student
+    fwd + teacher fwd (no_grad) + loss + bwd, clipping, fused AdamW (the Trainer's default) on a
+    random batch of median width. Alternating the two keeps them comparable even when other
+    processes share the CPUs.
+    """
+    loss_fn = DistillationLoss(temperature=args.temperature, alpha=args.alpha)
+    config = TrainConfig(lr=args.lr)
+    sides = {}
+    for name, batch in (("distill_lib", batch_lib), ("hf", batch_hf)):
+        student = make_student(teacher, LAYERS)
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        if name == "distill_lib":
+            named = list(student.named_parameters())
+            optimizer = make_optimizer(named, config, torch.device("cpu"))
+            with torch.no_grad():
+                cached = teacher(**inputs).logits
+        else:
+            optimizer = torch.optim.AdamW(student.parameters(), lr=args.lr, fused=True)
+            cached = None
+        sides[name] = (student, inputs, batch["labels"], optimizer, cached)
+    times: dict[str, list[float]] = {}
+
+    def step(name: str) -> None:
+        student, inputs, labels, optimizer, cached = sides[name]
+        t0 = time.perf_counter()
+        out = student(**inputs)
+        t1 = time.perf_counter()
+        if cached is None:
+            with torch.no_grad():
+                logits_T = teacher(**inputs).logits
+        else:
+            logits_T = cached
+        t2 = time.perf_counter()
+        loss_fn(out, logits_T, labels).total.backward()
+        t3 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        t4 = time.perf_counter()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        t5 = time.perf_counter()
+        parts = {
+            "student_fwd": t1 - t0,
+            "teacher_fwd": t2 - t1,
+            "loss_bwd": t3 - t2,
+            "clip": t4 - t3,
+            "adamw": t5 - t4,
+            "total": t5 - t0,
+        }
+        for part, value in parts.items():
+            times.setdefault(f"{name}.{part}", []).append(value)
+
+    for i in range(2 + args.step_repeats):
+        if i == 2:
+            times.clear()  # two warm-up rounds
+        step("distill_lib")
+        step("hf")
+    out = {k: statistics.median(v) for k, v in times.items()}
+    out["width_distill_lib"] = batch_lib["input_ids"].shape[1]
+    out["width_hf"] = batch_hf["input_ids"].shape[1]
+    print(
+        f"\nper-step breakdown, median of {args.step_repeats} alternating steps (ms), batch "
+        f"{args.batch_size} x width {out['width_distill_lib']} (distill_lib, length-grouped) / "
+        f"{out['width_hf']} (HF, random):"
+    )
+    for part in ("student_fwd", "teacher_fwd", "loss_bwd", "clip", "adamw", "total"):
+        print(
+            f"  {part:12s} distill_lib {out[f'distill_lib.{part}'] * 1e3:7.1f}   "
+            f"HF Trainer {out[f'hf.{part}'] * 1e3:7.1f}"
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,26 +502,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from torch.utils.data import DataLoader, RandomSampler
     from transformers import DataCollatorWithPadding
 
-    pad_lib = padding_stats(
-        make_dataloader(
-            tokens["train"],
-            tokenizer,
-            args.batch_size,
-            shuffle=True,
-            group_by_length=True,
-            seed=args.seed,
-        )
+    loader_lib = make_dataloader(  # what distill() uses
+        tokens["train"],
+        tokenizer,
+        args.batch_size,
+        shuffle=True,
+        group_by_length=True,
+        seed=args.seed,
     )
-    pad_hf = padding_stats(
-        DataLoader(
-            tokens["train"].remove_columns(["label"]),
-            batch_size=args.batch_size,
-            sampler=RandomSampler(
-                tokens["train"], generator=torch.Generator().manual_seed(args.seed)
-            ),
-            collate_fn=DataCollatorWithPadding(tokenizer),
-        )
+    loader_hf = DataLoader(  # what the Trainer uses by default: random order, pad per batch
+        tokens["train"].rename_column("label", "labels"),
+        batch_size=args.batch_size,
+        sampler=RandomSampler(tokens["train"], generator=torch.Generator().manual_seed(args.seed)),
+        collate_fn=DataCollatorWithPadding(tokenizer),
     )
+    pad_lib, pad_hf = padding_stats(loader_lib), padding_stats(loader_hf)
     print(
         f"padding: length-grouped batches mean width {pad_lib['mean_width']:.1f}, "
         f"{pad_lib['padding_fraction']:.1%} padding; random batches mean width "
@@ -451,7 +524,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
 
     # --- student step FLOP/s vs matmul (also warms up the process for both runs) -------------
-    batch = representative_batch(tokens["train"], tokenizer, args)
+    batch = median_batch(loader_lib, args.batch_size)
     step = student_step_rate(teacher, batch, args)
     mm = matmul_gflops(args.matmul_size, args.matmul_repeats)
     step["fwd_bwd_pct_of_matmul"] = 100 * step["fwd_bwd_gflops"] / mm["gflops"]
@@ -471,6 +544,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"= {step['with_clip_adamw_pct_of_matmul']:.0f}% of matmul"
     )
 
+    breakdown = None
+    if args.breakdown:
+        breakdown = step_breakdown(teacher, batch, median_batch(loader_hf, args.batch_size), args)
+
     # --- the two timed runs ----------------------------------------------------------------
     results: dict[str, Any] = {
         "command": command,
@@ -479,6 +556,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "padding": {"distill_lib": pad_lib, "hf_trainer": pad_hf},
         "matmul": mm,
         "student_step": step,
+        "step_breakdown_s": breakdown,
     }
     if args.only in ("both", "distill_lib"):
         lib = run_distill_lib(student_lib, teacher, tokens, tokenizer, args)

@@ -70,11 +70,11 @@ for s, t in enumerate(chosen):  # student stack on the right, spread over the sa
         "", xy=(5, y + 0.4), xytext=(2.4, t + 0.4), arrowprops={"arrowstyle": "->", "lw": 1.2}
     )
 for x, name in ((1.2, "teacher"), (6.2, "student")):
-    ax.text(x, -0.9, name, ha="center", fontsize=11, weight="bold")
+    ax.text(x, -1.3, name, ha="center", fontsize=11, weight="bold")
     ax.text(x, n_teacher + 0.3, "to the classifier", ha="center", fontsize=8, style="italic")
     ax.text(x, -0.45, "from the embeddings", ha="center", fontsize=8, style="italic")
 ax.set_xlim(-0.3, 7.7)
-ax.set_ylim(-1.2, n_teacher + 0.8)
+ax.set_ylim(-1.6, n_teacher + 0.8)
 ax.axis("off")
 ax.set_title(f"Copying teacher layers {chosen} into a {n_student}-layer student")
 plt.show()
@@ -213,14 +213,15 @@ print(pd.DataFrame(rows).to_string(index=False))
 # %% [markdown]
 # The classes are almost balanced, so a model that always answers the bigger class (the
 # *majority baseline*) is right about half of the time. Any useful model must clearly beat it.
-# A few training sentences:
+# The first three training sentences of each class, with their mean rating:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-sample = data["train"].select(range(6)).to_pandas()
-sample["label"] = sample["label"].map(dict(enumerate(label_names)))
-with pd.option_context("display.max_colwidth", 90, "display.width", 140):
-    print(sample[["rating", "label", "text"]].to_string(index=False))
+train = data["train"].to_pandas()
+for label, name in enumerate(label_names):
+    for _, row in train[train["label"] == label].head(3).iterrows():
+        text = row["text"] if len(row["text"]) <= 90 else row["text"][:87] + "..."
+        print(f"{name:8s} {row['rating']:+.2f}  {text}")
 
 # %% [markdown]
 # The labels come from averaged human ratings, so some sentences sit close to the 0 line:

@@ -124,10 +124,10 @@ except ValueError as err:
 # layer, labelled with the student layer it becomes (`S1` is the student's first layer).
 
 # %%
-layer_map_plot(12, 6);
+fig = layer_map_plot(12, 6)
 
 # %%
-layer_map_plot(6, 3);
+fig = layer_map_plot(6, 3)
 
 # %% [markdown]
 # Things to notice:
@@ -190,7 +190,7 @@ n_teacher = num_layers(teacher)
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"teacher: {n_teacher} layers, hidden size {teacher.config.hidden_size}")
-student = make_student(teacher, select_layers("uniform", n_teacher, 3))
+student = make_student(teacher, "uniform", n_student=3)  # or make_student(teacher, [0, 2, 5])
 print(f"student: {num_layers(student)} layers, copied from teacher layers {layer_map(student)}")
 info = student.config.distill_lib
 print({k: info[k] for k in ("teacher_layers", "teacher_num_layers", "init", "strategy")})
@@ -290,7 +290,9 @@ for name, layers in layer_table(12, 6, seed=0).items():
             "teacher layers": str(layer_map(tiny_student)),
             "layers all equal": bool(report["all equal"].all()),
             "tensors compared": int(report["tensors"].sum()),
-            "embeddings/pooler/classifier equal": other_tensors_equal(tiny_teacher, tiny_student)[0],
+            "embeddings/pooler/classifier equal": other_tensors_equal(
+                tiny_teacher, tiny_student
+            )[0],
         }
     )
 print(pd.DataFrame(rows).to_string(index=False))
@@ -307,8 +309,9 @@ with torch.no_grad():
     logits_T = tiny_teacher(**inputs).logits
     full_copy = make_student(tiny_teacher, list(range(12))).eval()
     half_copy = make_student(tiny_teacher, select_layers("uniform", 12, 6)).eval()
-    print("12-layer copy, same logits as the teacher:", torch.allclose(full_copy(**inputs).logits, logits_T))
-    print(" 6-layer copy, same logits as the teacher:", torch.allclose(half_copy(**inputs).logits, logits_T))
+    for name, model in (("12-layer copy", full_copy), (" 6-layer copy", half_copy)):
+        same = torch.allclose(model(**inputs).logits, logits_T)
+        print(f"{name}, same logits as the teacher: {same}")
 
 # %% [markdown]
 # ## Try it yourself
@@ -342,7 +345,8 @@ def show_copy(strategy="uniform", custom="", k=3):
         w_T = encoder_layers(teacher)[j].attention.self.query.weight.detach()
         w_S = encoder_layers(student)[i].attention.self.query.weight.detach()
         limit = float(w_T[:8, :8].abs().max())
-        for row, (w, title) in enumerate([(w_T, f"teacher layer {j}"), (w_S, f"student layer {i}")]):
+        panels = [(w_T, f"teacher layer {j}"), (w_S, f"student layer {i}")]
+        for row, (w, title) in enumerate(panels):
             ax = axes[row, i]
             ax.imshow(w[:8, :8].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_xticks([])

@@ -190,6 +190,15 @@ terms = {
 }
 for name, value in terms.items():
     print(f"{name:42s} {value.item():.4f}")
+for who, out in (("teacher", out_T), ("student", out_S)):
+    first = [[round(v, 3) for v in row] for row in out.logits[:3].tolist()]
+    print(f"first three logits, {who}: {first}")
+
+# %% [markdown]
+# Look at the logits: the teacher's classifier head is still random, with small weights, so
+# both models output numbers close to 0 and almost the same (nearly 50/50) distribution. That
+# is why the soft-target term is small here. After fine-tuning (notebook 4) the teacher's
+# logits are large and confident, and this term carries real information.
 
 # %% [markdown]
 # Per matched layer, the intermediate losses tell a story about the copy. Student layer 0 *is*
@@ -278,7 +287,11 @@ for t in (1, 2, 4, 8, 16):
     z_S = z_S0.clone().requires_grad_(True)
     (grad_without,) = torch.autograd.grad(soft_target_loss(z_S, z_T, temperature=t) / t**2, z_S)
     rows.append(
-        {"T": t, "grad norm with T^2": grad_with.norm().item(), "grad norm without T^2": grad_without.norm().item()}
+        {
+            "T": t,
+            "grad norm with T^2": grad_with.norm().item(),
+            "grad norm without T^2": grad_without.norm().item(),
+        }
     )
 z_S = z_S0.clone().requires_grad_(True)
 (grad_hard,) = torch.autograd.grad(hard_label_loss(z_S, y), z_S)

@@ -38,7 +38,11 @@ if IN_COLAB:
     get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
 
 # %%
+import os
+from pathlib import Path
+
 import pandas as pd
+import torch
 from IPython.display import Markdown, display
 
 from distill_lib.experiment import Experiment, ExperimentConfig
@@ -58,13 +62,9 @@ from distill_lib.stats import collapse_reason, majority_noise_margin
 # finished runs: nothing is trained twice.
 
 # %% tags=["parameters"]
-import os
-from pathlib import Path
-
-import torch
-
 QUICK = os.environ.get("DISTILL_LIB_QUICK") == "1" or not torch.cuda.is_available()
-PRESET = "quick" if QUICK else "standard"  # quick: ~5 min on 2 CPU cores; standard: the full run (GPU)
+# quick: ~5 min on 2 CPU cores; standard: the full run (GPU)
+PRESET = "quick" if QUICK else "standard"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 
 # %% [markdown]
@@ -119,7 +119,8 @@ print(f"majority-class accuracy: {majority['accuracy']:.4f}   (+/- {margin:.4f} 
 print(f"teacher predicts:        {dict(zip(names, test['predicted_counts'], strict=True))}")
 print(f"true labels:             {dict(zip(names, true_counts, strict=True))}")
 problem = collapse_reason(test["predicted_counts"], test["accuracy"], majority["accuracy"])
-print("collapse check:         ", problem or "fine: uses both classes, clearly above the majority rate")
+print("collapse check:         ",
+      problem or "fine: uses both classes, clearly above the majority rate")
 
 # %% [markdown]
 # ## How the training went
@@ -131,13 +132,13 @@ print("collapse check:         ", problem or "fine: uses both classes, clearly a
 # %%
 history = pd.DataFrame(record["history"])
 columns = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr", "seconds"]
-history[[c for c in columns if c in history]].round(4)
+history[[c for c in columns if c in history]].round({c: 4 for c in columns if c != "lr"})
 
 # %%
-learning_curves(
+fig = learning_curves(
     history.assign(name="teacher", kind="reference", seed=0),
     title=f"Teacher fine-tuning ({config.teacher}, preset {PRESET})",
-);
+)
 
 # %% [markdown]
 # ## Compared with published numbers

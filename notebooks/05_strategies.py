@@ -38,8 +38,12 @@ if IN_COLAB:
     get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
 
 # %%
+import os
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import pandas as pd
+import torch
 from IPython.display import Markdown, display
 
 from distill_lib.experiment import Experiment, ExperimentConfig
@@ -59,13 +63,9 @@ from distill_lib.stats import collapse_reason, majority_noise_margin
 # finished runs: nothing is trained twice.
 
 # %% tags=["parameters"]
-import os
-from pathlib import Path
-
-import torch
-
 QUICK = os.environ.get("DISTILL_LIB_QUICK") == "1" or not torch.cuda.is_available()
-PRESET = "quick" if QUICK else "standard"  # quick: ~5 min on 2 CPU cores; standard: the full run (GPU)
+# quick: ~5 min on 2 CPU cores; standard: the full run (GPU)
+PRESET = "quick" if QUICK else "standard"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 
 # %% [markdown]
@@ -103,7 +103,7 @@ for strategy in config.strategies:
     print(f"{strategy:8s} teacher layers {exp.job(strategy, SEED).layers}")
 
 # %%
-layer_map_plot(exp.n_teacher, config.student_layers, config.strategies);
+fig = layer_map_plot(exp.n_teacher, config.student_layers, config.strategies)
 
 # %% [markdown]
 # ## What `exp.run` does
@@ -235,11 +235,13 @@ rows.append({"strategy": "teacher", "teacher layers": str(exp.teacher_record["la
              "test macro-F1": exp.teacher_record["test"]["macro_f1"]})
 rows.append({"strategy": "majority class", "test accuracy": majority["accuracy"]})
 seed0 = pd.DataFrame(rows)
-seed0.round(4).fillna("")
+seed0["best epoch"] = seed0["best epoch"].astype("Int64")
+seed0.round(4).astype(object).fillna("")
 
 # %%
 students = seed0[seed0["strategy"].isin(list(records))]
-best, worst = students.loc[students["test accuracy"].idxmax()], students.loc[students["test accuracy"].idxmin()]
+best = students.loc[students["test accuracy"].idxmax()]
+worst = students.loc[students["test accuracy"].idxmin()]
 n_test = records[best["strategy"]]["test"]["n"]
 margin = majority_noise_margin(best["test accuracy"], n_test)
 display(

@@ -38,12 +38,15 @@ if IN_COLAB:
     get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
 
 # %%
-import pandas as pd
+import os
+from pathlib import Path
+
+import torch
 from IPython.display import Image, Markdown, display
 
 from distill_lib.experiment import ExperimentConfig, compare_strategies
 from distill_lib.layers import canonical_strategy
-from distill_lib.plots import has_cross_domain, plot_all
+from distill_lib.plots import plot_all
 
 # %% [markdown]
 # ## Parameters
@@ -58,13 +61,9 @@ from distill_lib.plots import has_cross_domain, plot_all
 # finished runs: nothing is trained twice.
 
 # %% tags=["parameters"]
-import os
-from pathlib import Path
-
-import torch
-
 QUICK = os.environ.get("DISTILL_LIB_QUICK") == "1" or not torch.cuda.is_available()
-PRESET = "quick" if QUICK else "standard"  # quick: ~5 min on 2 CPU cores; standard: the full run (GPU)
+# quick: ~5 min on 2 CPU cores; standard: the full run (GPU)
+PRESET = "quick" if QUICK else "standard"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 
 # %% [markdown]
@@ -172,7 +171,9 @@ display(Markdown(results.table()))
 # bootstrap interval (resampling both the test sentences and the seeds, with the same draws
 # for both models), the raw p-value, and the **Holm-corrected** p-value. With many pairs, some
 # raw p-values fall below 0.05 by chance alone; Holm's correction keeps the chance of *any*
-# false alarm among all the pairs at 5%.
+# false alarm among all the pairs at 5%. (The intervals are per pair and *not* corrected, so
+# an interval that just misses 0 can still come with a Holm p-value above 0.05: go by
+# `p_holm`.)
 
 # %%
 pairwise = results.pairwise.copy()
@@ -230,7 +231,13 @@ if eff:
           f"parameters, {1000 * eff['teacher_latency_s']:.1f} ms per batch")
     print(f"student: {eff['student_layers']} layers, {eff['student_params'] / 1e6:.1f}M "
           f"parameters, {1000 * eff['student_latency_s']:.1f} ms per batch")
-    print(f"the student is {eff['param_ratio']:.2f}x smaller and {eff['speedup']:.2f}x faster")
+    print(f"the teacher has {eff['param_ratio']:.2f}x the student's parameters and takes "
+          f"{eff['speedup']:.2f}x its time per batch")
+    layer_ratio = eff["teacher_layers"] / eff["student_layers"]
+    if eff["param_ratio"] < 0.8 * layer_ratio:
+        print(f"(the layers shrank {layer_ratio:.1f}x but the parameters only "
+              f"{eff['param_ratio']:.2f}x: the embeddings, which every student keeps whole, "
+              "are a large share of a small model)")
 else:
     print("latency was not measured (config.measure_latency is False)")
 
@@ -307,7 +314,8 @@ if len(strategy_pairs):
         f"Of the {len(strategy_pairs)} pairs of strategies, {n_sig} differ significantly. With "
         f"{n_test} test sentences and {n_seeds} seeds, a difference between two strategies is "
         f"known to about ±{widths.median():.1f} points (median half-width of the 95% intervals): "
-        "smaller true differences cannot be resolved by this run."
+        "smaller true differences cannot be resolved by this run. (The intervals are per pair; "
+        "significance is judged by the Holm-corrected p-values.)"
     )
 
 if "random-init" in set(summary["name"]):
@@ -332,7 +340,10 @@ spread = 100 * (best["mean_accuracy"] - worst["mean_accuracy"])
 lines.append(
     f"**Compared with the literature.** Yu et al. (2025) find that *which* layers are matched "
     f"moves SST-2 by at most about 2 points; our spread between strategies is {spread:.1f} "
-    f"points ({'within' if spread <= 2 else 'larger than'} that range)."
+    f"points ({'within' if spread <= 2 else 'larger than'} that range), with a different "
+    "teacher, task and student depth, so this is a rough comparison. The gap between the best "
+    "and the worst of several noisy means also overstates the true spread (the extremes are "
+    "picked after the fact); the pairwise tests above are the fair check."
 )
 if {"first", "last"} <= set(names):
     c = pair("first", "last")

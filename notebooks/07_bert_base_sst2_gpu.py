@@ -104,7 +104,7 @@ print(f"output folder: {config.output_dir}")
 for name, layers in layer_table(12, config.student_layers).items():
     if name in config.strategies:
         print(f"{name:8s} {layers}")
-layer_map_plot(12, config.student_layers, config.strategies);
+fig = layer_map_plot(12, config.student_layers, config.strategies)
 
 # %% [markdown]
 # ## Run (or resume) the comparison
@@ -143,8 +143,8 @@ else:
     display(collapsed[["name", "seed", "layers", "test_accuracy", "collapse_reason"]])
 eff = results.efficiency
 if eff:
-    print(f"student vs teacher on {eff['device']}: {eff['param_ratio']:.2f}x fewer parameters, "
-          f"{eff['speedup']:.2f}x faster per batch of {eff['batch_size']}")
+    print(f"on {eff['device']}, the teacher has {eff['param_ratio']:.2f}x the student's "
+          f"parameters and takes {eff['speedup']:.2f}x its time per batch of {eff['batch_size']}")
 
 # %% [markdown]
 # ## Compared with the published numbers
@@ -167,21 +167,19 @@ def ours(name):
     return round(100 * summary.loc[name, "mean_accuracy"], 2) if name in summary.index else None
 
 
+# (published model, SST-2 dev accuracy, source, our closest run, note)
 rows = [
-    ("BERT-base teacher", 92.7, "DistilBERT paper", "teacher", "our fine-tuned bert-base-uncased"),
-    ("BERT12 teacher (PKD)", 92.58, "PKD repo", "teacher", "our fine-tuned bert-base-uncased"),
-    ("DistilBERT-6", 91.3, "DistilBERT paper", "uniform", "same init layers; pre-training distillation"),
+    ("BERT-base teacher", 92.7, "DistilBERT paper", "teacher", "our fine-tuned BERT-base"),
+    ("BERT12 teacher (PKD)", 92.58, "PKD repo", "teacher", "our fine-tuned BERT-base"),
+    ("DistilBERT-6", 91.3, "DistilBERT paper", "uniform", "same layers; pre-training KD"),
     ("BERT6 no KD", 89.68, "PKD repo", "no-kd", "first-6 init, hard labels only"),
-    ("BERT6 vanilla KD", 90.77, "PKD repo", "first", "first-6 init; PKD used T=20, alpha=0.2"),
-    ("BERT6 PKD-Skip", 91.06, "PKD repo", "even", "PKD: first-6 init + [CLS] loss on every 2nd layer"),
-    ("BERT6 PKD-Last", 90.54, "PKD repo", "last", "PKD: first-6 init + [CLS] loss on the last layers"),
+    ("BERT6 vanilla KD", 90.77, "PKD repo", "first", "first-6 init; PKD: T=20, alpha=0.2"),
+    ("BERT6 PKD-Skip", 91.06, "PKD repo", "even", "PKD: first-6 + [CLS] loss, every 2nd"),
+    ("BERT6 PKD-Last", 90.54, "PKD repo", "last", "PKD: first-6 + [CLS] loss, last 6"),
 ]
-comparison = pd.DataFrame(
-    [
-        {"published model": m, "published": p, "source": s, "our run": r, "ours": ours(r), "note": n}
-        for m, p, s, r, n in rows
-    ]
-)
+columns = ["published model", "published", "source", "our run", "note"]
+comparison = pd.DataFrame(rows, columns=columns)
+comparison.insert(4, "ours", [ours(r) for r in comparison["our run"]])
 comparison["ours - published"] = (comparison["ours"] - comparison["published"]).round(2)
 comparison
 
@@ -198,7 +196,8 @@ teacher_acc = results.teacher["test"]["accuracy"]
 spread = 100 * (best["mean_accuracy"] - worst["mean_accuracy"])
 text = [
     f"The teacher reached {100 * teacher_acc:.1f}% on the SST-2 dev set (published BERT-base: "
-    f"92.7, DistilBERT paper). The best 6-layer student was `{best['name']}` at "
+    f"92.7, DistilBERT paper). The best {config.student_layers}-layer student was "
+    f"`{best['name']}` at "
     f"{100 * best['mean_accuracy']:.1f}%, the worst `{worst['name']}` at "
     f"{100 * worst['mean_accuracy']:.1f}%: a spread of {spread:.1f} points between strategies, "
     f"with {n_sig} of {len(among)} strategy pairs significantly different after Holm's "
