@@ -1,13 +1,16 @@
 """Speed benchmark: distill_lib.distill against a Hugging Face ``Trainer`` baseline.
 
     /work/venv/bin/python benchmarks/bench_distill.py --train-size 1000 --epochs 3 \
-        --json benchmarks/results.json
+        --breakdown --profile --json benchmarks/results.json
 
-(from the repository root; add ``--profile`` to also print a torch.profiler table of the
-student step). The same 3-layer student (teacher layers [0, 2, 5]) is distilled twice from the
-same teacher (offline all-MiniLM-L6-v2, ``load_teacher("minilm-l6")``, used as loaded: its
-classifier head is freshly initialised and it is not fine-tuned first; that does not change
-the amount of work, which is all a speed benchmark needs) on the same training subset of
+(from the repository root, on an otherwise idle machine; ``--breakdown`` adds a per-part
+timing of one step of each recipe and ``--profile`` a torch.profiler table of the student
+step, both measured before and outside the timed runs).
+
+The same 3-layer student (teacher layers [0, 2, 5]) is distilled twice from the same teacher
+(offline all-MiniLM-L6-v2, ``load_teacher("minilm-l6")``, used as loaded: its classifier head
+is freshly initialised and it is not fine-tuned first; that does not change the amount of
+work, which is all a speed benchmark needs) on the same training subset of
 ``load_task("movie-snippets")``, with the same loss (alpha * soft-target KL at temperature T +
 (1 - alpha) * cross-entropy), lr, batch size, epochs and seed, both runs starting from
 identical student weights:
@@ -478,10 +481,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data["train"] = data["train"].select(range(min(args.train_size, len(data["train"]))))
     data["validation"] = data["validation"].select(range(args.val_size))
     data["test"] = data["test"].select(range(1))
+    torch.manual_seed(args.seed)  # the teacher's classifier head is freshly initialised
     teacher, tokenizer = load_teacher("minilm-l6")
     teacher.eval()
     tokens = tokenize(data, tokenizer, max_length=args.max_length)
-    torch.manual_seed(args.seed)
     student_lib = make_student(teacher, LAYERS)
     student_hf = make_student(teacher, LAYERS)
     same = all(

@@ -41,7 +41,7 @@ PROG = "distill-lib"
 
 PRESET_NOTES: dict[str, str] = {
     "quick": "the offline default: MiniLM-L6 teacher -> 3 layers on a subset of the movie "
-    "snippets, about 5 minutes on 2 CPU cores",
+    "snippets, about 7 minutes on 2 CPU cores",
     "standard": "offline, all movie-snippet training sentences, 3 seeds, a few epochs and the "
     "three cross-domain test sets; much longer than quick on a CPU",
     "bert-base-sst2": "the classic experiment, bert-base-uncased 12 -> 6 layers on GLUE SST-2; "
@@ -708,7 +708,7 @@ presets (see `{PROG} presets`):
 {_preset_lines()}
 
 examples:
-  {PROG} compare                                  # quick preset, offline, ~5 min on 2 cores
+  {PROG} compare                                  # quick preset, offline, ~7 min on 2 cores
   {PROG} compare --strategies first,last,uniform --seeds 0,1,2
   {PROG} compare --layers 0,2,5 --strategies uniform  # one custom map against uniform
   {PROG} compare --preset standard --cross-domain none --output-dir runs/standard-nocd

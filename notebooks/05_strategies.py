@@ -64,7 +64,7 @@ from distill_lib.stats import collapse_reason, majority_noise_margin
 
 # %% tags=["parameters"]
 QUICK = os.environ.get("DISTILL_LIB_QUICK") == "1" or not torch.cuda.is_available()
-# quick: ~5 min on 2 CPU cores; standard: the full run (GPU)
+# quick: minutes on 2 CPU cores; standard: the full run (meant for a GPU)
 PRESET = "quick" if QUICK else "standard"
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 
@@ -73,16 +73,7 @@ ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 
 # %%
 config = ExperimentConfig.preset(PRESET, output_dir=str(ROOT / "runs" / PRESET))
-print(f"preset {PRESET!r}: teacher {config.teacher}, task {config.task}, "
-      f"{config.student_layers}-layer students")
-print(f"  sentences used: train {config.train_size or 'all'}, validation "
-      f"{config.validation_size or 'all'}, test {config.test_size or 'all'}")
-print(f"  strategies {config.strategies}, seeds {config.seeds}, baselines {config.baselines}")
-tt, st = config.teacher_train, config.student_train
-print(f"  teacher fine-tuning: {tt.epochs} epochs, batch {tt.batch_size}, lr {tt.lr}")
-print(f"  student distillation: {st.epochs} epochs, batch {st.batch_size}, lr {st.lr}, "
-      f"temperature {st.temperature}, alpha {st.alpha}")
-print(f"  output folder: {config.output_dir}")
+print(f"preset {PRESET!r}:", config.describe())
 
 # %% [markdown]
 # ## The teacher and the plan
