@@ -151,6 +151,41 @@ def cpu_busy_percent(seconds: float = 3.0) -> float | None:
     return 100.0 * (1 - (idle2 - idle1) / max(1, total2 - total1))
 
 
+class OtherLoad:
+    """How many CPU cores *other* processes kept busy while a block ran (from /proc/stat).
+
+    ``with OtherLoad() as load: ...`` then ``load.cores``: busy CPU seconds of the whole
+    machine minus this process's own CPU seconds, divided by the wall time. About 0 on an idle
+    machine; ``None`` where /proc/stat is not available.
+    """
+
+    cores: float | None = None
+
+    @staticmethod
+    def _busy_seconds() -> float | None:
+        try:
+            with open("/proc/stat") as f:
+                values = [int(v) for v in f.readline().split()[1:9]]
+        except OSError:
+            return None
+        return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> OtherLoad:
+        self._busy, self._own, self._wall = (
+            self._busy_seconds(),
+            sum(os.times()[:2]),
+            time.perf_counter(),
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy = self._busy_seconds()
+        if busy is None or self._busy is None:
+            return
+        own = sum(os.times()[:2]) - self._own
+        self.cores = max(0.0, (busy - self._busy - own) / (time.perf_counter() - self._wall))
+
+
 def matmul_gflops(n: int, repeats: int) -> dict[str, float]:
     """GFLOP/s of an ``n x n`` fp32 matmul (2 n^3 FLOPs), median of ``repeats``."""
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -355,9 +390,12 @@ def run_distill_lib(student, teacher, tokens, tokenizer, args) -> dict[str, Any]
 
     dtrain.teacher_logits = timed_teacher_logits  # instrument only: measure the teacher pass
     try:
-        start = time.perf_counter()
-        result = distill(student, teacher, tokens, config, tokenizer=tokenizer, logits_cache=False)
-        wall = time.perf_counter() - start
+        with OtherLoad() as load:
+            start = time.perf_counter()
+            result = distill(
+                student, teacher, tokens, config, tokenizer=tokenizer, logits_cache=False
+            )
+            wall = time.perf_counter() - start
     finally:
         dtrain.teacher_logits = original
     history = result.history
@@ -374,6 +412,7 @@ def run_distill_lib(student, teacher, tokens, tokenizer, args) -> dict[str, Any]
         "epoch_examples_per_s": [h["examples_per_second"] for h in history],
         "final_epoch_train_loss": history[-1]["train_loss"],
         "train_loss_per_epoch": [h["train_loss"] for h in history],
+        "other_processes_cores": load.cores,
         "config": config.to_dict(),
     }
 
@@ -423,9 +462,10 @@ def run_hf_trainer(student, teacher, tokens, tokenizer, args) -> dict[str, Any]:
             processing_class=tokenizer,
             teacher_model=teacher,
         )
-        start = time.perf_counter()
-        output = trainer.train()
-        wall = time.perf_counter() - start
+        with OtherLoad() as load:
+            start = time.perf_counter()
+            output = trainer.train()
+            wall = time.perf_counter() - start
         inner = getattr(trainer.optimizer, "optimizer", trainer.optimizer)  # accelerate wrapper
         optimizer = type(inner).__name__
         defaults = inner.defaults
@@ -445,6 +485,7 @@ def run_hf_trainer(student, teacher, tokens, tokenizer, args) -> dict[str, Any]:
         "final_epoch_train_loss": final,
         "train_loss_per_epoch": per_epoch,
         "steps": len(losses),
+        "other_processes_cores": load.cores,
         "optimizer": f"{optimizer} {getattr(training_args.optim, 'value', training_args.optim)} "
         f"(fused={defaults.get('fused')}, foreach={defaults.get('foreach')})",
         "collator": type(trainer.data_collator).__name__,
@@ -453,6 +494,11 @@ def run_hf_trainer(student, teacher, tokens, tokenizer, args) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _other(run: dict[str, Any]) -> str:
+    cores = run.get("other_processes_cores")
+    return "other processes: ?" if cores is None else f"other processes used {cores:.2f} cores"
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -569,7 +615,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"= {lib['wall_s']:.1f} s wall - {lib['validation_s_subtracted']:.1f} s validation; "
             f"teacher-logit pass {lib['teacher_logits_s']:.1f} s, training loop "
             f"{lib['train_loop_s']:.1f} s)  final-epoch train loss "
-            f"{lib['final_epoch_train_loss']:.4f}"
+            f"{lib['final_epoch_train_loss']:.4f}; {_other(lib)}"
         )
     if args.only in ("both", "hf"):
         hf = run_hf_trainer(student_hf, teacher, tokens, tokenizer, args)
@@ -577,7 +623,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(
             f"HF Trainer:  {hf['examples_per_s']:.1f} examples/s  ({hf['timed_s']:.1f} s timed, "
             f"teacher on every step, {hf['optimizer']}, {hf['collator']})  final-epoch train "
-            f"loss {hf['final_epoch_train_loss']:.4f}"
+            f"loss {hf['final_epoch_train_loss']:.4f}; {_other(hf)}"
         )
     results["machine"]["loadavg_at_end"] = os.getloadavg()
     if args.only == "both":

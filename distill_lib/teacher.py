@@ -80,7 +80,8 @@ def load_teacher(
         name_or_path: ``"minilm-l6"`` (offline default), a Hub name such as
             ``"bert-base-uncased"``, or a local folder (e.g. a fine-tuned teacher saved by
             ``save_pretrained``).
-        num_labels: classes of the task; a fresh head is created when the checkpoint has none.
+        num_labels: classes of the task; a fresh head is created when the checkpoint has none
+            or one of another size.
         label_names: names for ``config.id2label`` (default ``negative``/``positive`` for 2).
         dtype: parameter dtype (``None`` keeps float32).
         trust_remote_code: passed to transformers; off by default, never turn it on for a
@@ -116,6 +117,8 @@ def load_teacher(
         "config": config,
         "use_safetensors": True,
         "trust_remote_code": trust_remote_code,
+        # a checkpoint whose head has another number of classes gets a fresh head
+        "ignore_mismatched_sizes": True,
     }
     if dtype is not None:
         kwargs["dtype"] = dtype
