@@ -333,8 +333,7 @@ def check_task(
             raise FileNotFoundError(f"{option} {name!r}: no such data file")
         if not path.is_file() or path.suffix.lower() not in LOCAL_FORMATS:
             raise ValueError(
-                f"{option} {name!r} is not a data file ending in "
-                f"{', '.join(sorted(LOCAL_FORMATS))}"
+                f"{option} {name!r} is not a data file ending in {', '.join(sorted(LOCAL_FORMATS))}"
             )
         _load_quietly(str(path), text_column, label_column)
         return

@@ -196,7 +196,7 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
 
 
 def make_optimizer(
-    params: list[torch.nn.Parameter] | list[tuple[str, torch.nn.Parameter]],
+    params: list[tuple[str, torch.nn.Parameter]],
     config: TrainConfig,
     device: torch.device,
 ) -> torch.optim.AdamW:
