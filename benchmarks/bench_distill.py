@@ -43,6 +43,10 @@ representative batch (the length-grouped distill_lib batch of median width) with
 and compares the achieved GFLOP/s with a large fp32 matmul (``--matmul-size``, median of
 ``--matmul-repeats``) timed in the same process.
 
+Each run also reports its final-epoch mean training loss (both runs do the same work, so the
+two should be close) and how many CPU cores *other* processes kept busy meanwhile (from
+/proc/stat; a run where that is not close to 0 was disturbed and should be discarded).
+
 The last line printed is ``speedup distill_lib / HF Trainer: <ratio>x``.
 """
 

@@ -200,9 +200,10 @@ def make_optimizer(
     config: TrainConfig,
     device: torch.device,
 ) -> torch.optim.AdamW:
-    """AdamW without weight decay on biases and LayerNorm weights; fused kernels on CUDA.
+    """AdamW without weight decay on biases and LayerNorm weights, with fused kernels.
 
-    (On these CPUs ``foreach`` measured faster than ``fused``, so CPU uses ``foreach``.)
+    ``fused=True`` on CUDA, CPU and MPS (on the 2-core CPU used here a warm fused step took
+    6.6 ms against 42 ms for ``foreach`` for a 17M-parameter student); ``foreach`` elsewhere.
     """
     decay, no_decay = [], []
     for name, param in params:
@@ -213,7 +214,7 @@ def make_optimizer(
         {"params": decay, "weight_decay": config.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    fast = {"fused": True} if device.type in ("cuda", "cpu", "mps") else {"foreach": True}
     return torch.optim.AdamW(groups, lr=config.lr, **fast)
 
 
