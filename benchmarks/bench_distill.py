@@ -1,24 +1,39 @@
 """Speed benchmark: distill_lib.distill against a Hugging Face ``Trainer`` baseline.
 
-    /work/venv/bin/python benchmarks/bench_distill.py --train-size 1000 --epochs 3 \
+    python benchmarks/bench_distill.py --train-size 1000 --epochs 3 \
         --breakdown --profile --json benchmarks/results.json
+    python benchmarks/bench_distill.py --pair mpnet --json benchmarks/results.json
 
-(from the repository root, on an otherwise idle machine; ``--breakdown`` adds a per-part
-timing of one step of each recipe and ``--profile`` a torch.profiler table of the student
-step, both measured before and outside the timed runs).
+(from the repository root with the project's virtual environment active, on an otherwise idle
+machine; ``--breakdown`` adds a per-part timing of one step of each recipe and ``--profile`` a
+torch.profiler table of the student step, both measured before and outside the timed runs).
 
-The same 3-layer student (teacher layers [0, 2, 5]) is distilled twice from the same teacher
-(offline all-MiniLM-L6-v2, ``load_teacher("minilm-l6")``, used as loaded: its classifier head
+Two teacher -> student pairs (``--pair``; each teacher is used as loaded: its classifier head
 is freshly initialised and it is not fine-tuned first; that does not change the amount of
-work, which is all a speed benchmark needs) on the same training subset of
-``load_task("movie-snippets")``, with the same loss (alpha * soft-target KL at temperature T +
-(1 - alpha) * cross-entropy), lr, batch size, epochs and seed, both runs starting from
-identical student weights:
+work, which is all a speed benchmark needs):
+
+* ``minilm`` (the default): offline all-MiniLM-L6-v2 (``load_teacher("minilm-l6")``, BERT,
+  6 layers, hidden 384) -> a 3-layer student from teacher layers [0, 2, 5]. Default size
+  1,000 sentences x 3 epochs.
+* ``mpnet``, the classic 12 -> 6: offline all-mpnet-base-v2 (``load_teacher("mpnet-base")``,
+  MPNet, 12 layers, hidden 768, BERT-base size) -> a 6-layer student from
+  ``select_layers("uniform", 12, 6)`` = [0, 2, 4, 7, 9, 11]. Default size 256 sentences x 2
+  epochs (DEFAULT_SIZES), meant to keep the whole benchmark to a few minutes on 2 idle cores
+  (the student step is ~8x the MiniLM student's matmul FLOPs per token). Two epochs, not
+  one: with one epoch both recipes run the teacher over every sentence exactly once, so the
+  ratio would leave out what caching the teacher's logits saves.
+  MPNet's tokenizer gives no ``token_type_ids``; the batches then simply have none.
+
+For the chosen pair, the same student is distilled twice from the same teacher on the same
+training subset of ``load_task("movie-snippets")``, with the same loss (alpha * soft-target KL
+at temperature T + (1 - alpha) * cross-entropy), lr, batch size, epochs and seed, both runs
+starting from identical student weights:
 
 1. **distill_lib**: ``distill_lib.train.distill(..., logits_cache=False)`` with
    ``TrainConfig`` defaults apart from those shared settings (and ``progress=False``). It runs
    the teacher once over the training set (cached logits, no disk cache, so it pays for that
-   pass), then trains on length-grouped, dynamically padded batches with foreach AdamW.
+   pass), then trains on length-grouped, dynamically padded batches with fused AdamW
+   (``make_optimizer``: ``fused=True`` on CPU as on CUDA).
 2. **HF Trainer**: what a practitioner writes: a ``Trainer`` subclass whose ``compute_loss``
    runs the teacher (eval mode, ``torch.no_grad()``) on every batch, and otherwise the
    Trainer's defaults: ``DataCollatorWithPadding`` from ``processing_class=tokenizer`` (dynamic
@@ -39,13 +54,19 @@ are not timed. examples/s = training examples x epochs / timed seconds.
 
 It also counts the FLOPs of one student training step (forward + loss + backward) on a
 representative batch (the length-grouped distill_lib batch of median width) with
-``torch.utils.flop_counter.FlopCounterMode``, times that step (median of ``--step-repeats``),
-and compares the achieved GFLOP/s with a large fp32 matmul (``--matmul-size``, median of
+``torch.utils.flop_counter.FlopCounterMode``, which counts the matmuls that actually run, for
+either architecture (BERT's SDPA attention and MPNet's eager attention alike); the count is
+printed next to the closed form of ``analytic_step_flops`` (layers, hidden and intermediate
+sizes, batch width) as a check. It times that step (median of ``--step-repeats``) and
+compares the achieved GFLOP/s with a large fp32 matmul (``--matmul-size``, median of
 ``--matmul-repeats``) timed in the same process.
 
 Each run also reports its final-epoch mean training loss (both runs do the same work, so the
 two should be close) and how many CPU cores *other* processes kept busy meanwhile (from
 /proc/stat; a run where that is not close to 0 was disturbed and should be discarded).
+
+With ``--json PATH`` the results are stored in PATH under the pair's key (``"minilm"`` or
+``"mpnet"``); the other pair's entry in that file is kept.
 
 The last line printed is ``speedup distill_lib / HF Trainer: <ratio>x``.
 """
@@ -53,6 +74,7 @@ The last line printed is ``speedup distill_lib / HF Trainer: <ratio>x``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -65,21 +87,50 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import distill_lib.train as dtrain
-from distill_lib import load_task, load_teacher, make_dataloader, make_student, tokenize
+from distill_lib import (
+    load_task,
+    load_teacher,
+    make_dataloader,
+    make_student,
+    num_layers,
+    select_layers,
+    tokenize,
+)
 from distill_lib._io import atomic_write_json
 from distill_lib.losses import DistillationLoss, hard_label_loss, soft_target_loss
 from distill_lib.train import TrainConfig, distill, make_optimizer
 
-LAYERS = [0, 2, 5]
+PAIRS: dict[str, dict[str, Any]] = {
+    # name: the teacher for load_teacher, and which of its layers the student is built from
+    # (a layer list or a select_layers strategy) and how many
+    "minilm": {"teacher": "minilm-l6", "layers": [0, 2, 5], "n_student": 3},
+    "mpnet": {"teacher": "mpnet-base", "layers": "uniform", "n_student": 6},
+}
+DEFAULT_SIZES: dict[str, tuple[int, int]] = {  # pair: (--train-size, --epochs)
+    "minilm": (1000, 3),
+    "mpnet": (256, 2),  # BERT-base size: ~8x the MiniLM student's matmul FLOPs per token
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--train-size", type=int, default=1000, help="training examples used")
+    p.add_argument(
+        "--pair",
+        choices=tuple(PAIRS),
+        default="minilm",
+        help="teacher -> student pair: minilm (MiniLM-L6 6 -> 3, default) or mpnet "
+        "(all-mpnet-base-v2 12 -> 6)",
+    )
+    p.add_argument(
+        "--train-size",
+        type=int,
+        default=None,
+        help="training examples used (default: 1000 for minilm, 256 for mpnet)",
+    )
     p.add_argument(
         "--val-size", type=int, default=64, help="distill_lib validation rows (time subtracted)"
     )
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=None, help="default: 3 for minilm, 2 for mpnet")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--lr", type=float, default=5e-5)
@@ -102,8 +153,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="time the parts of one step of each recipe, alternately (not part of the ratio)",
     )
-    p.add_argument("--json", type=str, default=None, help="write the results to this JSON file")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--json",
+        type=str,
+        default=None,
+        help="store the results in this JSON file under the pair's key (other keys are kept)",
+    )
+    args = p.parse_args(argv)
+    train_size, epochs = DEFAULT_SIZES[args.pair]
+    if args.train_size is None:
+        args.train_size = train_size
+    if args.epochs is None:
+        args.epochs = epochs
+    return args
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,9 +299,31 @@ def median_batch(loader, batch_size: int) -> dict[str, torch.Tensor]:
 # Student step: FLOPs and speed
 
 
-def student_step_rate(teacher, batch, args) -> dict[str, Any]:
+def analytic_step_flops(config, batch_shape: tuple[int, int]) -> int:
+    """Closed-form matmul FLOPs of one training step (forward + backward) of an encoder classifier.
+
+    For a batch of ``B`` rows padded to width ``S`` (padding is computed like any token),
+    ``L`` layers, hidden size ``H``, intermediate size ``I`` and ``C`` classes, the forward pass
+    costs, per layer, ``2 B S (4 H^2 + 2 H I)`` (the Q, K, V and output projections and the two
+    feed-forward matrices) plus ``4 B S^2 H`` (scores ``Q K^T`` and ``probs V``, all heads
+    together), and once ``2 B H^2 + 2 B H C`` for the head on the first token (BERT's pooler +
+    classifier, MPNet's classification head: the same shapes). The backward pass costs twice
+    the forward (gradients of both operands of every matmul; the first layer's input needs one
+    too because the embeddings are trained). Not matmuls, so left out, as by
+    ``FlopCounterMode``: embeddings lookups, LayerNorm, GELU, softmax, dropout, the loss, and
+    MPNet's relative-position attention bias (one ``(heads, S, S)`` bucket-embedding lookup
+    shared by all layers and added to the scores: O(B heads S^2), negligible).
+    """
+    B, S = batch_shape
+    H, F, L = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    forward = L * (2 * B * S * (4 * H * H + 2 * H * F) + 4 * B * S * S * H)
+    forward += 2 * B * H * H + 2 * B * H * config.num_labels
+    return 3 * forward
+
+
+def student_step_rate(teacher, layers, batch, args) -> dict[str, Any]:
     """FLOPs (FlopCounterMode) and median time of one student forward + loss + backward."""
-    student = make_student(teacher, LAYERS)
+    student = make_student(teacher, layers)
     labels = batch["labels"]
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     with torch.no_grad():
@@ -255,6 +339,7 @@ def student_step_rate(teacher, batch, args) -> dict[str, Any]:
     with FlopCounterMode(display=False) as counter:
         fwd_bwd()
     flops = counter.get_total_flops()
+    analytic = analytic_step_flops(student.config, tuple(inputs["input_ids"].shape))
     student.zero_grad(set_to_none=True)
 
     step_times, full_times = [], []
@@ -274,6 +359,14 @@ def student_step_rate(teacher, batch, args) -> dict[str, Any]:
     result = {
         "batch_shape": list(inputs["input_ids"].shape),
         "flops": flops,
+        "flops_analytic": analytic,
+        "student": {
+            "layers": student.config.num_hidden_layers,
+            "hidden": student.config.hidden_size,
+            "intermediate": student.config.intermediate_size,
+            "heads": student.config.num_attention_heads,
+            "attn_implementation": getattr(student.config, "_attn_implementation", None),
+        },
         "fwd_bwd_median_s": step,
         "fwd_bwd_gflops": flops / step / 1e9,
         "with_clip_adamw_median_s": full,
@@ -293,20 +386,20 @@ def student_step_rate(teacher, batch, args) -> dict[str, Any]:
     return result
 
 
-def step_breakdown(teacher, batch_lib, batch_hf, args) -> dict[str, float]:
+def step_breakdown(teacher, layers, batch_lib, batch_hf, args) -> dict[str, float]:
     """Median time of each part of one training step of both recipes, measured alternately.
 
-    distill_lib: student fwd + loss (cached teacher logits) + bwd, grad clipping, foreach
-    AdamW (its ``make_optimizer``) on a length-grouped batch of median width. HF Trainer: student
-    fwd + teacher fwd (no_grad) + loss + bwd, clipping, fused AdamW (the Trainer's default) on a
-    random batch of median width. Alternating the two keeps them comparable even when other
-    processes share the CPUs.
+    distill_lib: student fwd + loss (cached teacher logits) + bwd, grad clipping, AdamW from
+    its ``make_optimizer`` (fused on CPU) on a length-grouped batch of median width. HF Trainer:
+    student fwd + teacher fwd (no_grad) + loss + bwd, clipping, fused AdamW (the Trainer's
+    default) on a random batch of median width: both sides use the fused AdamW kernel.
+    Alternating the two keeps them comparable even when other processes share the CPUs.
     """
     loss_fn = DistillationLoss(temperature=args.temperature, alpha=args.alpha)
     config = TrainConfig(lr=args.lr)
     sides = {}
     for name, batch in (("distill_lib", batch_lib), ("hf", batch_hf)):
-        student = make_student(teacher, LAYERS)
+        student = make_student(teacher, layers)
         inputs = {k: v for k, v in batch.items() if k != "labels"}
         if name == "distill_lib":
             named = list(student.named_parameters())
@@ -505,8 +598,25 @@ def _other(run: dict[str, Any]) -> str:
     return "other processes: ?" if cores is None else f"other processes used {cores:.2f} cores"
 
 
+def store_results(path: str, pair: str, results: dict[str, Any]) -> None:
+    """Write ``results`` into the JSON file ``path`` under ``pair``, keeping the other pairs.
+
+    A file in the older one-run layout (a single MiniLM run at the top level, recognised by
+    its ``"command"`` key) is first moved under ``"minilm"``.
+    """
+    stored: dict[str, Any] = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            stored = json.load(f)
+        if "command" in stored:
+            stored = {"minilm": stored}
+    stored[pair] = results
+    atomic_write_json(path, stored)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    started = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
     machine = machine_info()
@@ -521,22 +631,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"CUDA {machine['cuda']} | load avg {machine['loadavg_at_start']} | CPUs "
         f"{'?' if busy is None else f'{busy:.0f}'}% busy just before start"
     )
-    settings = {k: v for k, v in vars(args).items() if k != "json"}
-    settings.update(teacher="minilm-l6 (as loaded, not fine-tuned)", student_layers=LAYERS)
-    settings["task"] = "movie-snippets"
-    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
-
     # --- untimed preparation: data, teacher, two identical students -----------------------
+    pair = PAIRS[args.pair]
     data = load_task("movie-snippets")
     data["train"] = data["train"].select(range(min(args.train_size, len(data["train"]))))
     data["validation"] = data["validation"].select(range(args.val_size))
     data["test"] = data["test"].select(range(1))
     torch.manual_seed(args.seed)  # the teacher's classifier head is freshly initialised
-    teacher, tokenizer = load_teacher("minilm-l6")
+    teacher, tokenizer = load_teacher(pair["teacher"])
     teacher.eval()
+    n_teacher = num_layers(teacher)
+    layers = select_layers(pair["layers"], n_teacher, pair["n_student"])
+    settings = {k: v for k, v in vars(args).items() if k != "json"}
+    settings.update(
+        teacher=f"{pair['teacher']} ({type(teacher).__name__}, {n_teacher} layers, hidden "
+        f"{teacher.config.hidden_size}; as loaded, not fine-tuned)",
+        student_layers=layers,
+        task="movie-snippets",
+    )
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     tokens = tokenize(data, tokenizer, max_length=args.max_length)
-    student_lib = make_student(teacher, LAYERS)
-    student_hf = make_student(teacher, LAYERS)
+    student_lib = make_student(teacher, layers)
+    student_hf = make_student(teacher, layers)
     same = all(
         torch.equal(a, b)
         for a, b in zip(
@@ -548,7 +664,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"data: {len(tokens['train'])} training examples x {args.epochs} epochs, "
         f"{len(tokens['validation'])} validation rows (distill_lib only, time subtracted); "
-        f"student {n_params / 1e6:.1f}M parameters, identical initial weights: {same}"
+        f"inputs {[c for c in tokens['train'].column_names if c != 'label']}; "
+        f"student {len(layers)} layers {layers}, {n_params / 1e6:.1f}M parameters, identical "
+        f"initial weights: {same}"
     )
 
     # --- padding: what each side's batches cost in tokens ------------------------------------
@@ -578,7 +696,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # --- student step FLOP/s vs matmul (also warms up the process for both runs) -------------
     batch = median_batch(loader_lib, args.batch_size)
-    step = student_step_rate(teacher, batch, args)
+    step = student_step_rate(teacher, layers, batch, args)
     mm = matmul_gflops(args.matmul_size, args.matmul_repeats)
     step["fwd_bwd_pct_of_matmul"] = 100 * step["fwd_bwd_gflops"] / mm["gflops"]
     step["with_clip_adamw_pct_of_matmul"] = 100 * step["with_clip_adamw_gflops"] / mm["gflops"]
@@ -586,10 +704,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"matmul {mm['n']}x{mm['n']} fp32: {mm['gflops']:.1f} GFLOP/s "
         f"(median {mm['median_s'] * 1e3:.1f} ms)"
     )
+    arch = step["student"]
     print(
         f"student step (fwd+loss+bwd) on batch {tuple(step['batch_shape'])}: "
         f"{step['flops'] / 1e9:.2f} GFLOP in {step['fwd_bwd_median_s'] * 1e3:.0f} ms "
         f"= {step['fwd_bwd_gflops']:.1f} GFLOP/s = {step['fwd_bwd_pct_of_matmul']:.0f}% of matmul"
+    )
+    print(
+        f"  FLOPs counted by FlopCounterMode; closed form for L={arch['layers']}, "
+        f"H={arch['hidden']}, I={arch['intermediate']} ({arch['attn_implementation']} "
+        f"attention): {step['flops_analytic'] / 1e9:.2f} GFLOP "
+        f"({step['flops'] / step['flops_analytic']:.4f}x)"
     )
     print(
         f"  with grad clipping + AdamW step: {step['with_clip_adamw_median_s'] * 1e3:.0f} ms "
@@ -599,7 +724,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     breakdown = None
     if args.breakdown:
-        breakdown = step_breakdown(teacher, batch, median_batch(loader_hf, args.batch_size), args)
+        batch_hf = median_batch(loader_hf, args.batch_size)
+        breakdown = step_breakdown(teacher, layers, batch, batch_hf, args)
 
     # --- the two timed runs ----------------------------------------------------------------
     results: dict[str, Any] = {
@@ -633,9 +759,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.only == "both":
         ratio = results["distill_lib"]["examples_per_s"] / results["hf_trainer"]["examples_per_s"]
         results["speedup"] = ratio
+    results["benchmark_wall_s"] = time.perf_counter() - started
+    print(f"whole benchmark: {results['benchmark_wall_s']:.0f} s wall")
     if args.json:
-        atomic_write_json(args.json, results)
-        print(f"results written to {args.json}")
+        store_results(args.json, args.pair, results)
+        print(f"results written to {args.json} under {args.pair!r}")
     if args.only == "both":
         print(f"speedup distill_lib / HF Trainer: {results['speedup']:.2f}x")
     return results

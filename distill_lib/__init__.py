@@ -19,20 +19,53 @@ Modules: :mod:`~distill_lib.layers` (which layers), :mod:`~distill_lib.student` 
 :mod:`~distill_lib.stats`, :mod:`~distill_lib.plots`, :mod:`~distill_lib.cli`.
 """
 
-from .data import list_tasks, load_task, make_dataloader, tokenize
-from .experiment import ExperimentConfig, Results, compare_strategies, load_results
-from .layers import ALIASES, STRATEGIES, layer_table, select_layers
-from .losses import (
-    DistillationLoss,
-    attention_loss,
-    hard_label_loss,
-    hidden_cosine_loss,
-    hidden_mse_loss,
-    soft_target_loss,
-)
-from .student import layer_map, make_student, num_layers
-from .teacher import load_teacher
-from .train import TrainConfig, distill, evaluate_model, fine_tune, teacher_logits
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "list_tasks": "data",
+    "load_task": "data",
+    "make_dataloader": "data",
+    "tokenize": "data",
+    "ExperimentConfig": "experiment",
+    "Results": "experiment",
+    "compare_strategies": "experiment",
+    "load_results": "experiment",
+    "ALIASES": "layers",
+    "STRATEGIES": "layers",
+    "layer_table": "layers",
+    "select_layers": "layers",
+    "DistillationLoss": "losses",
+    "attention_loss": "losses",
+    "hard_label_loss": "losses",
+    "hidden_cosine_loss": "losses",
+    "hidden_mse_loss": "losses",
+    "soft_target_loss": "losses",
+    "layer_map": "student",
+    "make_student": "student",
+    "num_layers": "student",
+    "load_teacher": "teacher",
+    "TrainConfig": "train",
+    "distill": "train",
+    "evaluate_model": "train",
+    "fine_tune": "train",
+    "teacher_logits": "train",
+}
+"""Public names and their modules. They are imported on first use (PEP 562), so that
+``import distill_lib`` and ``distill-lib --help`` do not pay for torch until it is needed."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __version__ = "0.1.0"
 

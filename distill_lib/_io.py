@@ -1,4 +1,4 @@
-"""Small file helpers shared by the library: the cache folder and atomic writes.
+"""Small file helpers shared by the library: the cache folder, atomic writes, file digests.
 
 Every file distill_lib writes goes through these helpers, so an interrupted run never leaves a
 half-written JSON or checkpoint behind: we write to a temporary sibling and `os.replace` it into
@@ -7,11 +7,12 @@ place (atomic on POSIX and Windows when both live on the same filesystem).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders; use the usual mode
         yield tmp
         old = None
         if path.exists():
@@ -92,8 +94,63 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def save_atomically(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
-    """Call `writer(tmp_folder)` and move the folder to `path` atomically."""
-    with atomic_directory(path) as tmp:
-        writer(tmp)
-    return Path(path)
+@contextmanager
+def quiet_datasets(*, logs: bool = False) -> Iterator[None]:
+    """Silence the `datasets` progress bars (and, with `logs=True`, its log messages) in a block.
+
+    The previous settings are restored on exit, also after an exception. `logs=True` is for
+    reads whose failures the caller turns into its own error message: `datasets` would first log
+    the low-level error itself (e.g. "Failed to load JSON from file ..."), a stray line on stderr.
+    """
+    import datasets
+    from datasets.utils import logging as datasets_logging
+
+    bars_were_disabled = datasets.are_progress_bars_disabled()
+    verbosity = datasets_logging.get_verbosity()
+    datasets.disable_progress_bars()
+    if logs:
+        datasets_logging.set_verbosity(datasets_logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        if logs:
+            datasets_logging.set_verbosity(verbosity)
+        if not bars_were_disabled:
+            datasets.enable_progress_bars()
+
+
+@contextmanager
+def quiet_libraries(*, progress: bool = False, warnings: bool = False) -> Iterator[None]:
+    """Silence what `datasets` and `transformers` print for expected events, in a block.
+
+    Unless `progress`, their progress bars are off; unless `warnings`, transformers' warnings
+    (such as the load report listing the fresh classifier head of a teacher) are off. Errors
+    still raise. The previous settings are restored on exit.
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_bars_were_enabled = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    if not progress:
+        hf_logging.disable_progress_bar()
+    if not warnings:
+        hf_logging.set_verbosity_error()
+    try:
+        if progress:
+            yield
+        else:
+            with quiet_datasets():
+                yield
+    finally:
+        if hf_bars_were_enabled:
+            hf_logging.enable_progress_bar()
+        hf_logging.set_verbosity(verbosity)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks (for checking pinned downloads)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

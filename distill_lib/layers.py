@@ -39,6 +39,12 @@ they mean here:
 
 Data-driven choices (e.g. picking layers by probing accuracy) can be computed in a notebook
 and passed as an explicit list.
+
+Checks. Depths must be ints between 1 and :data:`MAX_LAYERS` (1,000; the deepest encoders in
+use have 48 layers), so a typo such as ``n_teacher=10**14`` is a clear ``ValueError`` before
+anything is allocated. An explicit list must hold ints (``int`` or a numpy integer; not bool,
+float or str), each in ``range(n_teacher)`` and each at most once: :func:`check_layer_list` is
+that check, shared by :func:`select_layers` and :func:`distill_lib.student.make_student`.
 """
 
 from __future__ import annotations
@@ -72,8 +78,8 @@ ALIASES: dict[str, str] = {
 }
 """Other names found in papers, mapped to the positional name used here (see module docs)."""
 
-DETERMINISTIC_STRATEGIES: tuple[str, ...] = ("first", "last", "odd", "even", "uniform")
-"""The strategies compared by default (``random`` needs a seed and is a baseline)."""
+MAX_LAYERS = 1_000
+"""Largest teacher depth accepted (real encoders have at most a few dozen layers)."""
 
 LayerSpec = str | Sequence[int]
 
@@ -91,19 +97,34 @@ def canonical_strategy(strategy: str) -> str:
     return key
 
 
+def _is_int(value: object) -> bool:
+    """A real integer: ``int`` or a numpy integer, but not ``bool``."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_sizes(n_teacher: int, n_student: int) -> None:
-    for name, value in (("n_teacher", n_teacher), ("n_student", n_student)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{name} must be an int, got {value!r}")
-    if n_teacher < 1:
-        raise ValueError(f"n_teacher must be >= 1, got {n_teacher}")
-    if n_student < 1:
-        raise ValueError(f"n_student must be >= 1 (a student needs a layer), got {n_student}")
+    """Both depths are ints in ``1..MAX_LAYERS`` and ``n_student <= n_teacher`` (no allocation)."""
+    for name, value, what in (
+        ("n_teacher", n_teacher, "teacher layers"),
+        ("n_student", n_student, "student layers; a student needs a layer"),
+    ):
+        if not _is_int(value):
+            raise ValueError(
+                f"{name} must be an int between 1 and {MAX_LAYERS}, got {value!r} "
+                f"({type(value).__name__})"
+            )
+        if not 1 <= value <= MAX_LAYERS:
+            raise ValueError(f"{name} must be >= 1 and <= {MAX_LAYERS} ({what}), got {value}")
     if n_student > n_teacher:
         raise ValueError(
             f"a student cannot have more layers than its teacher: n_student={n_student} > "
             f"n_teacher={n_teacher}. Choose n_student between 1 and {n_teacher}."
         )
+
+
+def _check_seed(seed: object) -> None:
+    if seed is not None and not _is_int(seed):
+        raise ValueError(f"seed must be an int or None, got {seed!r} ({type(seed).__name__})")
 
 
 def select_layers(
@@ -116,19 +137,22 @@ def select_layers(
             an alias from :data:`ALIASES`, or an explicit sequence of layer indices.
         n_teacher: number of teacher encoder layers (n).
         n_student: number of student layers (k), ``1 <= k <= n``.
-        seed: random seed, used (and required for repeatability) by ``"random"`` only.
+        seed: random seed (an int or ``None``), used (and required for repeatability) by
+            ``"random"`` only.
 
     Returns:
         ``k`` distinct indices in ``range(n_teacher)``, ascending.
 
     Raises:
-        ValueError: unknown strategy, ``k > n``, ``k < 1``, an explicit list with duplicates,
-            out-of-range indices or the wrong length, or ``odd``/``even`` with more layers than
-            that parity has. The message lists the valid choices.
+        ValueError: unknown strategy; a depth that is not an int in ``1..MAX_LAYERS``;
+            ``k > n``; an explicit list rejected by :func:`check_layer_list` (not ints, out of
+            range, a layer given twice, the wrong length); or ``odd``/``even`` with more layers
+            than that parity has. The message names the value and the valid choices.
     """
     _check_sizes(n_teacher, n_student)
+    _check_seed(seed)
     if not isinstance(strategy, str):
-        return _explicit_layers(strategy, n_teacher, n_student)
+        return sorted(check_layer_list(strategy, n_teacher, n_student))
 
     name = canonical_strategy(strategy)
     n, k = int(n_teacher), int(n_student)
@@ -137,7 +161,7 @@ def select_layers(
     if name == "last":
         return list(range(n - k, n))
     if name in ("odd", "even"):
-        pool = list(range(0 if name == "odd" else 1, n, 2))
+        pool = range(0 if name == "odd" else 1, n, 2)
         if k > len(pool):
             raise ValueError(
                 f"strategy {name!r} keeps every second layer, and a {n}-layer teacher has only "
@@ -145,52 +169,94 @@ def select_layers(
                 f"fewer than the {k} the student needs. Use 'uniform', 'first', 'last' or an "
                 "explicit list."
             )
-        return pool[:k]
+        return list(pool[:k])
     if name == "uniform":
         # Python's round() rounds halves to even, like numpy; both give DistilBERT's map.
         return [int(x) for x in np.round(np.linspace(0, n - 1, k))]
-    # random
-    rng = _random.Random(seed)
+    # random: sampling from a range object draws k indices without building a list of n
+    rng = _random.Random(None if seed is None else int(seed))
     return sorted(rng.sample(range(n), k))
 
 
-def _explicit_layers(layers: Sequence[int], n_teacher: int, n_student: int) -> list[int]:
-    try:
-        values = list(layers)
-    except TypeError:
+def check_layer_list(
+    layers: Sequence[int], n_teacher: int | None = None, n_student: int | None = None
+) -> list[int]:
+    """Check an explicit list of 0-indexed teacher layers; return it as ints, in the given order.
+
+    The one check for layer lists, used by :func:`select_layers` (which then sorts) and by
+    ``make_student`` (which keeps the caller's order).
+
+    Args:
+        layers: a non-empty sequence of ints (``int`` or numpy integers). ``bool``, ``float``
+            and ``str`` entries are rejected, not converted: ``[0.5, 1]`` is an error, not
+            ``[0, 1]``.
+        n_teacher: teacher depth; every index must be in ``0..n_teacher - 1``. ``None`` checks
+            only ``0..MAX_LAYERS - 1`` (when the teacher is not known yet).
+        n_student: if given, the list must have exactly this many entries.
+
+    Raises:
+        ValueError: not a list of ints, the wrong length, an index out of range, or a layer
+            given more than once ("layer 3 appears twice").
+    """
+    if n_teacher is not None:
+        _check_sizes(n_teacher, 1)
+    if n_student is not None:
+        _check_sizes(MAX_LAYERS if n_teacher is None else n_teacher, n_student)
+    limit = MAX_LAYERS if n_teacher is None else int(n_teacher)
+    if isinstance(layers, (str, bytes, set, frozenset, dict)) or not hasattr(layers, "__iter__"):
         raise ValueError(
-            f"layers must be a strategy name ({', '.join(STRATEGIES)}) or a list of ints, "
-            f"got {layers!r}"
-        ) from None
-    if not values or any(
-        isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in values
-    ):
-        raise ValueError(f"an explicit layer list must hold ints, got {values!r}")
-    values = [int(i) for i in values]
-    if len(values) != n_student:
+            f"layers must be a strategy name ({', '.join(STRATEGIES)}) or a list of 0-indexed "
+            f"teacher layers (ints), got {layers!r} ({type(layers).__name__})"
+        )
+    if hasattr(layers, "__len__") and len(layers) > limit:
+        raise ValueError(
+            f"the layer list has {len(layers)} entries, more than the {limit} layers "
+            f"{'the teacher has' if n_teacher is not None else 'accepted (MAX_LAYERS)'}"
+        )
+    values = list(layers)
+    if not values:
+        raise ValueError("the layer list is empty; a student needs at least one layer")
+    bad = [v for v in values if not _is_int(v)]
+    if bad:
+        kinds = sorted({type(v).__name__ for v in bad})
+        raise ValueError(
+            f"layer indices must be ints (0-indexed teacher layers), got {bad!r} "
+            f"({', '.join(kinds)}) in {values!r}; bool, float and str are not accepted"
+        )
+    values = [int(v) for v in values]
+    if n_student is not None and len(values) != n_student:
         raise ValueError(
             f"the explicit layer list {values} has {len(values)} entries but the student has "
             f"{n_student} layers; give exactly {n_student} indices."
         )
-    bad = [i for i in values if not 0 <= i < n_teacher]
-    if bad:
+    out_of_range = [i for i in values if not 0 <= i < limit]
+    if out_of_range:
+        owner = f"a {limit}-layer teacher" if n_teacher is not None else "any teacher"
         raise ValueError(
-            f"layer indices {bad} are out of range for a {n_teacher}-layer teacher; valid "
-            f"indices are 0..{n_teacher - 1} (0-indexed)."
+            f"layer indices {out_of_range} are out of range for {owner}; valid indices are "
+            f"0..{limit - 1} (0-indexed)."
         )
-    if len(set(values)) != len(values):
-        dups = sorted({i for i in values if values.count(i) > 1})
+    counts: dict[int, int] = {}
+    for i in values:
+        counts[i] = counts.get(i, 0) + 1
+    repeated = {i: c for i, c in counts.items() if c > 1}
+    if repeated:
+        times = {2: "twice", 3: "three times"}
+        which = "; ".join(
+            f"layer {i} appears {times.get(c, f'{c} times')}" for i, c in repeated.items()
+        )
         raise ValueError(
-            f"duplicate layer indices {dups} in {values}; each layer may be used once."
+            f"duplicate layer indices {sorted(repeated)} in {values}: {which}. Each teacher "
+            "layer can be used once."
         )
-    return sorted(values)
+    return values
 
 
 def describe_strategy(strategy: LayerSpec) -> str:
     """A label for plots and tables: the canonical name, or the list itself for explicit lists."""
     if isinstance(strategy, str):
         return canonical_strategy(strategy)
-    return "[" + ",".join(str(int(i)) for i in strategy) + "]"
+    return "[" + ",".join(str(i) for i in check_layer_list(strategy)) + "]"
 
 
 def layer_table(n_teacher: int, n_student: int, *, seed: int = 0) -> dict[str, list[int]]:
@@ -198,7 +264,12 @@ def layer_table(n_teacher: int, n_student: int, *, seed: int = 0) -> dict[str, l
 
     >>> layer_table(12, 6)["uniform"]
     [0, 2, 4, 7, 9, 11]
+
+    Sizes that no strategy can use (not ints, outside ``1..MAX_LAYERS``, ``k > n``) raise
+    ``ValueError`` rather than giving an empty table.
     """
+    _check_sizes(n_teacher, n_student)
+    _check_seed(seed)
     table: dict[str, list[int]] = {}
     for name in STRATEGIES:
         try:

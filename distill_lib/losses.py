@@ -22,21 +22,34 @@ attention_loss         attention maps of matched layers                TinyBERT 
 and reports each term separately for logging.
 
 All losses are computed in float32 (inputs are upcast), so they are safe under mixed precision.
+
+The hyperparameters are checked by three small functions, the only place these rules live
+(:class:`distill_lib.train.TrainConfig` uses them too): :func:`check_temperature` (a finite
+number ``> 0``), :func:`check_alpha` (a number in ``[0, 1]``) and :func:`check_loss_weight`
+(a finite number ``>= 0``). Each rejects ``bool``, strings, ``nan`` and ``inf`` with a
+message naming the parameter, the value and the allowed range.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .layers import check_layer_list
 
 __all__ = [
     "DistillationLoss",
     "LossOutput",
     "attention_loss",
+    "check_alpha",
+    "check_loss_weight",
+    "check_temperature",
     "hard_label_loss",
     "hidden_cosine_loss",
     "hidden_mse_loss",
@@ -45,6 +58,49 @@ __all__ = [
 
 #: A single tensor, or one tensor per matched layer.
 LayerTensors = Tensor | Sequence[Tensor]
+
+
+# --------------------------------------------------------------------------------------------
+# Checks of the hyperparameters (shared with TrainConfig)
+# --------------------------------------------------------------------------------------------
+
+
+def _real(value: Any, name: str, allowed: str) -> float:
+    """``value`` as a float if it is a finite real number (int, float or numpy), else raise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(
+            f"{name} must be a number {allowed}, got {value!r} ({type(value).__name__})"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
+    return number
+
+
+def check_temperature(value: Any, name: str = "temperature") -> float:
+    """``value`` as a float if it is a valid softmax temperature: a finite number ``> 0``."""
+    number = _real(value, name, "> 0")
+    if number <= 0:
+        raise ValueError(f"{name} must be > 0 (a finite positive number), got {value!r}")
+    return number
+
+
+def check_alpha(value: Any, name: str = "alpha") -> float:
+    """``value`` as a float if it is a valid soft-target weight: a number in ``[0, 1]``."""
+    number = _real(value, name, "between 0 and 1")
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1 (inclusive), got {value!r}")
+    return number
+
+
+def check_loss_weight(value: Any, name: str) -> float:
+    """``value`` as a float if it is a valid loss weight: a finite number ``>= 0``."""
+    number = _real(value, name, ">= 0")
+    if number < 0:
+        raise ValueError(f"{name} must be >= 0 (0 turns the term off), got {value!r}")
+    return number
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,9 +135,12 @@ def soft_target_loss(logits_S: Tensor, logits_T: Tensor, temperature: float = 2.
 
     Returns:
         A scalar tensor, ``>= 0``, equal to 0 when the two logit tensors are equal.
+
+    Raises:
+        ValueError: ``temperature`` is not a finite number ``> 0`` (nan or inf would give a
+            nan loss), or the logits have the wrong shapes.
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    t = check_temperature(temperature)
     if logits_S.ndim != 2:
         raise ValueError(
             f"logits_S must have shape (batch, num_labels), got {tuple(logits_S.shape)}"
@@ -92,7 +151,6 @@ def soft_target_loss(logits_S: Tensor, logits_T: Tensor, temperature: float = 2.
             f"{tuple(logits_S.shape)} (student) and {tuple(logits_T.shape)} (teacher). Do the "
             "two models have the same num_labels?"
         )
-    t = float(temperature)
     log_p_S = F.log_softmax(logits_S.float() / t, dim=-1)
     log_p_T = F.log_softmax(logits_T.detach().to(logits_S.device).float() / t, dim=-1)
     kl = F.kl_div(log_p_S, log_p_T, reduction="batchmean", log_target=True)
@@ -417,15 +475,15 @@ class DistillationLoss(nn.Module):
     (e.g. a student made by copying teacher layers) there is no projection and no parameters.
 
     Args:
-        temperature: softmax temperature ``T`` of the soft-target loss.
-        alpha: weight of the soft-target loss; the hard-label loss gets ``1 - alpha``.
-            ``alpha=0`` is ordinary fine-tuning, ``alpha=1`` pure distillation (no labels
-            needed).
-        cos_weight: weight of the DistilBERT cosine loss.
+        temperature: softmax temperature ``T`` of the soft-target loss, a finite number > 0.
+        alpha: weight of the soft-target loss, in ``[0, 1]``; the hard-label loss gets
+            ``1 - alpha``. ``alpha=0`` is ordinary fine-tuning, ``alpha=1`` pure distillation
+            (no labels needed).
+        cos_weight: weight of the DistilBERT cosine loss (finite, ``>= 0``, like the next two).
         hidden_weight: weight of the PKD [CLS] loss (``beta`` in the PKD paper).
         attention_weight: weight of the attention-map MSE.
-        layer_map: teacher layer for each student layer (see above); only used by the
-            intermediate terms.
+        layer_map: teacher layer for each student layer (see above): ints, each teacher layer
+            at most once; only used by the intermediate terms.
         hidden_size_S, hidden_size_T: hidden widths of student and teacher; give both to get a
             projection when they differ.
 
@@ -449,27 +507,24 @@ class DistillationLoss(nn.Module):
         hidden_size_T: int | None = None,
     ) -> None:
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
-        for name, value in [
-            ("cos_weight", cos_weight),
-            ("hidden_weight", hidden_weight),
-            ("attention_weight", attention_weight),
-        ]:
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
-        self.temperature = float(temperature)
-        self.alpha = float(alpha)
-        self.cos_weight = float(cos_weight)
-        self.hidden_weight = float(hidden_weight)
-        self.attention_weight = float(attention_weight)
-        self.layer_map: list[int] | None = (
-            None if layer_map is None else [int(i) for i in layer_map]
-        )
-        if self.layer_map is not None and any(i < 0 for i in self.layer_map):
-            raise ValueError(f"layer_map entries must be >= 0, got {self.layer_map}")
+        self.temperature = check_temperature(temperature)
+        self.alpha = check_alpha(alpha)
+        self.cos_weight = check_loss_weight(cos_weight, "cos_weight")
+        self.hidden_weight = check_loss_weight(hidden_weight, "hidden_weight")
+        self.attention_weight = check_loss_weight(attention_weight, "attention_weight")
+        self.layer_map: list[int] | None = None
+        if layer_map is not None:
+            try:  # ints, >= 0, each teacher layer once; the teacher's depth is checked in forward
+                self.layer_map = check_layer_list(layer_map)
+            except ValueError as err:
+                raise ValueError(f"layer_map: {err}") from None
+        for name, size in (("hidden_size_S", hidden_size_S), ("hidden_size_T", hidden_size_T)):
+            if size is not None and (
+                isinstance(size, (bool, np.bool_))
+                or not isinstance(size, (int, np.integer))
+                or size < 1
+            ):
+                raise ValueError(f"{name} must be None or an int >= 1, got {size!r}")
         self.projection: nn.Linear | None = None
         if (
             hidden_size_S is not None

@@ -36,6 +36,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from ._io import atomic_write_bytes
+from .experiment.results import ALPHA
 from .layers import STRATEGIES, canonical_strategy, select_layers
 
 if TYPE_CHECKING:
@@ -199,15 +200,15 @@ def _shape(results: Results) -> tuple[int | None, int | None]:
     return n_teacher, n_student
 
 
-def _short_vs_best(text: str) -> str:
-    if not isinstance(text, str) or not text or text == "n/a":
-        return ""
-    if text == "best":
+def _vs_best_note(results: Results, name: str) -> str:
+    """``best``, ``p=0.004 *`` (Holm, significant) or ``n.s.``, from the numbers in summary."""
+    if name == results.best:
         return "best"
-    p = text[text.find("p=") + 2 : -1] if "p=" in text else ""
-    if text.startswith("significant"):
-        return f"p={p} *"
-    return "n.s."
+    row = results.summary[results.summary["name"] == name]
+    if row.empty or "vs_best_p" not in row or pd.isna(row["vs_best_p"].iloc[0]):
+        return ""
+    p = float(row["vs_best_p"].iloc[0])
+    return f"p={p:.2g} *" if p < ALPHA else "n.s."
 
 
 def accuracy_plot(
@@ -227,7 +228,7 @@ def accuracy_plot(
     Args:
         results: a :class:`~distill_lib.experiment.Results`.
         annotate_significance: write the paired-bootstrap verdict against the best strategy
-            (``summary["vs_best"]``, Holm-corrected) above each point.
+            (``summary["vs_best_p"]``, Holm-corrected) above each point.
         title: figure title (default: teacher, depths, task and number of seeds).
     """
     summary = results.summary
@@ -301,8 +302,8 @@ def accuracy_plot(
                 collapsed_notes.append(f"{name} (seed{'s' if (~ok).sum() > 1 else ''} {seeds})")
                 collapsed_names.add(name)
                 n_collapsed += int((~ok).sum())
-        if annotate_significance and "vs_best" in row:
-            note = _short_vs_best(row["vs_best"])
+        if annotate_significance:
+            note = _vs_best_note(results, name)
             if note:
                 notes.append((x - 0.12, high if has_ci else mean, note))
 
@@ -397,7 +398,7 @@ def accuracy_plot(
                 label=f"collapsed run ({n_collapsed} of {len(runs)} runs)",
             )
         )
-    if annotate_significance and "vs_best" in rows:
+    if annotate_significance:
         handles.append(
             Line2D(
                 [], [], linestyle="", label="text: vs best, paired bootstrap\n(Holm), * p < 0.05"

@@ -15,12 +15,32 @@ import numpy as np
 from scipy import stats as _scipy_stats
 
 
+def _check_confidence(confidence: float) -> None:
+    if (
+        isinstance(confidence, (bool, np.bool_))
+        or not isinstance(confidence, (int, float, np.integer, np.floating))
+        or not 0 < confidence < 1
+    ):
+        raise ValueError(
+            f"confidence must be a number strictly between 0 and 1 (e.g. 0.95), got {confidence!r}"
+        )
+
+
+def _check_int(name: str, value: int, low: int) -> None:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float, float]:
     """Mean, sample std and a Student-t confidence interval over seeds.
 
     Returns ``(mean, std, low, high)``; with one value the std and interval are ``nan``
-    (one seed gives no error bar, and we do not pretend it does).
+    (one seed gives no error bar, and we do not pretend it does). ``confidence`` must be
+    strictly between 0 and 1.
     """
+    _check_confidence(confidence)
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         return math.nan, math.nan, math.nan, math.nan
@@ -46,15 +66,18 @@ def paired_bootstrap(
         correct_A, correct_B: ``(n_seeds, n_examples)`` 0/1 arrays: whether run ``s`` of each
             strategy got test example ``n`` right. Row ``s`` of both must use the same seed,
             and column ``n`` the same sentence.
-        n_resamples: bootstrap draws.
-        seed: seed of the resampling.
-        confidence: level of the interval on the difference.
+        n_resamples: bootstrap draws, an int >= 1.
+        seed: seed of the resampling, an int >= 0.
+        confidence: level of the interval on the difference, strictly between 0 and 1.
 
     Returns:
         ``{"diff", "ci_low", "ci_high", "p_value"}``: the observed mean difference, a
         percentile interval, and a two-sided p-value (twice the smaller tail of the bootstrap
         distribution around 0, at least ``1 / n_resamples``).
     """
+    _check_int("n_resamples", n_resamples, 1)
+    _check_int("seed", seed, 0)
+    _check_confidence(confidence)
     a = np.asarray(correct_A, dtype=float)
     b = np.asarray(correct_B, dtype=float)
     if a.ndim == 1:
@@ -62,6 +85,11 @@ def paired_bootstrap(
     if a.shape != b.shape:
         raise ValueError(
             f"paired comparison needs the same seeds and test set: shapes {a.shape} vs {b.shape}"
+        )
+    if a.ndim != 2 or a.size == 0:
+        raise ValueError(
+            f"correct_A and correct_B must be non-empty (n_seeds, n_examples) arrays, got shape "
+            f"{a.shape}"
         )
     n_seeds, n_examples = a.shape
     d = a - b  # (S, N)
@@ -106,8 +134,14 @@ def collapse_reason(
 
     A run is flagged when at least ``max_share`` of its test predictions are one class, or
     when its accuracy is not clearly above the majority-class rate (within the 95% sampling
-    margin of that rate on this test set).
+    margin of that rate on this test set). ``max_share`` must be in ``(0, 1]``.
     """
+    if (
+        isinstance(max_share, (bool, np.bool_))
+        or not isinstance(max_share, (int, float, np.integer, np.floating))
+        or not 0 < max_share <= 1
+    ):
+        raise ValueError(f"max_share must be a number in (0, 1], got {max_share!r}")
     counts = np.asarray(predicted_counts, dtype=float)
     n = counts.sum()
     if n > 0 and counts.max() / n >= max_share:

@@ -14,7 +14,10 @@ with ``save_pretrained`` still says where it came from::
      "teacher_name_or_path": "...", "strategy": "uniform"}
 
 Works for models whose encoder layers live in ``<base>.encoder.layer`` (BERT, MiniLM, RoBERTa,
-ELECTRA, XLM-R, ...) and in ``<base>.transformer.layer`` (DistilBERT).
+XLM-R, ELECTRA, MPNet, ...) and in ``<base>.transformer.layer`` (DistilBERT). Tensors outside the
+layer stack are copied whole, e.g. MPNet's ``relative_attention_bias``, which all its layers
+share. Other architectures (GPT-2, T5, ALBERT's shared layers, ...) raise a ``TypeError`` that
+names the layer lists the model does have.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from .layers import LayerSpec, describe_strategy, select_layers
+from .layers import LayerSpec, check_layer_list, describe_strategy, select_layers
 
 # Where each architecture keeps its stack of layers, relative to the base model, and which
 # config attribute holds its depth.
@@ -53,11 +56,27 @@ def _layer_path(model: nn.Module) -> tuple[str, str]:
                 break
         if isinstance(obj, nn.ModuleList):
             return path, depth_attr
-    raise TypeError(
-        f"{type(model).__name__} keeps its layers neither in `encoder.layer` nor in "
-        "`transformer.layer`; distill_lib supports BERT-family encoders (BERT, MiniLM, RoBERTa, "
-        "ELECTRA, DistilBERT)."
+    prefix = getattr(model, "base_model_prefix", "")
+    where = " or ".join(
+        f"`{prefix}.{path}`" if base is not model else f"`{path}`" for path, _ in _LAYER_PATHS
     )
+    raise TypeError(
+        f"{type(model).__name__} has no stack of encoder layers at {where}; its layer lists are "
+        f"{_module_lists(model)}. distill_lib copies layers of BERT-family encoders only (BERT, "
+        "MiniLM, RoBERTa, XLM-R, ELECTRA, MPNet, DistilBERT); decoder-only and encoder-decoder "
+        "models (GPT-2, T5, ...) and shared-layer models (ALBERT) are not supported."
+    )
+
+
+def _module_lists(model: nn.Module) -> str:
+    """``transformer.h (2)``-style names of the outermost ``nn.ModuleList``s of ``model``."""
+    found: list[str] = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ModuleList) and not any(
+            name.startswith(f"{outer.split(' ')[0]}.") for outer in found
+        ):
+            found.append(f"{name} ({len(module)})")
+    return ", ".join(f"`{item}`" for item in found) if found else "none"
 
 
 def encoder_layers(model: nn.Module) -> nn.ModuleList:
@@ -114,11 +133,7 @@ def make_student(
         chosen = select_layers(layers, n_teacher, n_student, seed=seed)
         strategy = describe_strategy(layers)
     else:
-        chosen = [int(i) for i in layers]
-        if n_student is not None and n_student != len(chosen):
-            raise ValueError(f"n_student={n_student} but {len(chosen)} layers were given")
-        # Validate range and duplicates, but keep the caller's order.
-        select_layers(chosen, n_teacher, len(chosen))
+        chosen = check_layer_list(layers, n_teacher, n_student)  # keeps the caller's order
         strategy = describe_strategy(chosen)
     if init not in ("teacher", "random"):
         raise ValueError(f"init must be 'teacher' or 'random', got {init!r}")

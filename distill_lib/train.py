@@ -29,17 +29,25 @@ its inputs. What makes it fast without making it harder to read:
   (:class:`transformers.trainer_pt_utils.LengthGroupedSampler`), so little compute is spent
   on padding.
 * **accelerate** places the model and batches on the device (CPU, CUDA, MPS, several GPUs
-  under ``accelerate launch``) and runs bf16/fp16 autocast on CUDA; AdamW is fused on CUDA.
+  under ``accelerate launch``) and runs bf16/fp16 autocast on CUDA (bf16 on CPU if asked);
+  AdamW uses PyTorch's fused kernel on CUDA, CPU and MPS (see :func:`make_optimizer`).
+
+Every :class:`TrainConfig` field is checked when the config is made (type, range, choices;
+the rules are the table ``_FIELD_RULES``), but a config stays valid on any machine, so that
+it can be saved and reloaded elsewhere. Whether *this* machine has the device it asks for is
+checked by :func:`check_device`: call it before writing anything (:func:`make_accelerator`
+calls it too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -56,12 +64,156 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_scheduler
 
 from ._io import atomic_directory, atomic_write_json, cache_dir
 from .data import make_dataloader
-from .losses import DistillationLoss, LossOutput, hard_label_loss
+from .losses import (
+    DistillationLoss,
+    LossOutput,
+    _real,
+    check_alpha,
+    check_loss_weight,
+    check_temperature,
+    hard_label_loss,
+)
 from .metrics import classification_metrics
 from .student import layer_map
 
 INDEX_COLUMN = "example_index"
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+SCHEDULERS: tuple[str, ...] = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+)
+"""Learning-rate schedules of ``transformers.get_scheduler`` that this loop can drive: stepped
+once per update, given only warm-up and total steps. Not accepted: ``reduce_lr_on_plateau``
+and ``greedy`` (stepped with a metric), ``cosine_with_min_lr``, ``cosine_warmup_with_min_lr``
+and ``warmup_stable_decay`` (need extra arguments)."""
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+MIXED_PRECISIONS: tuple[str, ...] = ("auto", "no", "bf16", "fp16")
+SELECT_METRICS: tuple[str, ...] = ("accuracy", "macro_f1", "loss")
+MAX_SEED = 2**32 - 1
+"""Largest seed accepted (numpy's limit; ``accelerate.utils.set_seed`` seeds numpy)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation rules, one per TrainConfig field. Each rule takes (field name, value) and returns
+# the value (numpy scalars become Python ones) or raises ValueError naming the field, the value
+# and what is allowed.
+
+_Rule = Callable[[str, Any], Any]
+
+
+def _got(value: Any) -> str:
+    return f"got {value!r} ({type(value).__name__})"
+
+
+def _integer(low: int, high: int | None = None) -> _Rule:
+    allowed = f">= {low}" if high is None else f"between {low} and {high}"
+
+    def rule(name: str, value: Any) -> int:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an int {allowed}, {_got(value)}")
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"{name} must be an int {allowed}, got {value!r}")
+        return int(value)
+
+    return rule
+
+
+def _number(
+    low: float,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    optional: bool = False,
+) -> _Rule:
+    """A finite real number (an int or a float; not bool, str, nan or inf) in a range."""
+    if high is None:
+        allowed = f"{'>' if low_open else '>='} {low:g}"
+    else:
+        left, right = ("(" if low_open else "["), (")" if high_open else "]")
+        allowed = f"in {left}{low:g}, {high:g}{right}"
+    if optional:
+        allowed += " (or None)"
+
+    def rule(name: str, value: Any) -> Any:
+        if value is None and optional:
+            return None
+        number = _real(value, name, allowed)
+        too_low = number <= low if low_open else number < low
+        too_high = high is not None and (number >= high if high_open else number > high)
+        if too_low or too_high:
+            raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        return value if isinstance(value, (int, float)) else number
+
+    return rule
+
+
+def _choice(choices: tuple[str, ...]) -> _Rule:
+    def rule(name: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(
+                f"{name} must be one of {', '.join(map(repr, choices))}, {_got(value)}"
+            )
+        return value
+
+    return rule
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, {_got(value)}")
+    return bool(value)
+
+
+def _folder_or_none(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"{name} must be None or a folder path (str), {_got(value)}")
+    return os.fspath(value)
+
+
+def _checked_by(check: Callable[..., float]) -> _Rule:
+    """A rule from a validator of :mod:`distill_lib.losses` (the one place for loss settings)."""
+
+    def rule(name: str, value: Any) -> Any:
+        number = check(value, name)
+        return value if isinstance(value, (int, float)) else number
+
+    return rule
+
+
+_FIELD_RULES: dict[str, _Rule] = {
+    "epochs": _integer(1),
+    "batch_size": _integer(1),
+    "eval_batch_size": _integer(1),
+    "lr": _number(0, low_open=True),
+    "weight_decay": _number(0),
+    "warmup_ratio": _number(0, 1, high_open=True),
+    "scheduler": _choice(SCHEDULERS),
+    "grad_accum_steps": _integer(1),
+    "max_grad_norm": _number(0, optional=True),
+    "group_by_length": _boolean,
+    "seed": _integer(0, MAX_SEED),
+    "select_metric": _choice(SELECT_METRICS),
+    "keep_best": _boolean,
+    "device": _choice(DEVICES),
+    "mixed_precision": _choice(MIXED_PRECISIONS),
+    "temperature": _checked_by(check_temperature),
+    "alpha": _checked_by(check_alpha),
+    "cos_weight": _checked_by(check_loss_weight),
+    "hidden_weight": _checked_by(check_loss_weight),
+    "attention_weight": _checked_by(check_loss_weight),
+    "progress": _boolean,
+    "output_dir": _folder_or_none,
+}
+"""The check of every :class:`TrainConfig` field, applied by ``TrainConfig.__post_init__``."""
 
 
 @dataclass
@@ -71,6 +223,16 @@ class TrainConfig:
     The optimisation defaults (AdamW, lr 5e-5, batch 32, 10% linear warm-up then linear decay,
     gradient clipping at 1.0) are those of BERT fine-tuning; ``temperature=2`` and
     ``alpha=0.5`` are DistilBERT's T and the middle of the usual alpha range (0.2-0.7).
+
+    Every field is checked on creation (and by :meth:`replace`); a wrong type, a value out of
+    range or an unknown choice raises ``ValueError`` naming the field, the value and what is
+    allowed. Int fields take ints only (not bool, float or str); number fields take ints or
+    floats but not bool, str, nan or inf. Ranges: ``epochs``, ``batch_size``,
+    ``eval_batch_size``, ``grad_accum_steps`` >= 1; ``lr`` > 0; ``weight_decay`` >= 0;
+    ``warmup_ratio`` in [0, 1); ``max_grad_norm`` None or >= 0 (None or 0: no clipping);
+    ``seed`` in 0..2**32-1; ``temperature`` > 0; ``alpha`` in [0, 1]; the three intermediate
+    weights >= 0; ``scheduler`` one of :data:`SCHEDULERS`. The device is *not* checked against
+    this machine here (see :func:`check_device`).
     """
 
     epochs: int = 3
@@ -82,6 +244,7 @@ class TrainConfig:
     scheduler: str = "linear"
     grad_accum_steps: int = 1
     max_grad_norm: float | None = 1.0
+    """Gradient clipping threshold; ``None`` or ``0`` turns clipping off."""
     group_by_length: bool = True
     seed: int = 0
     select_metric: Literal["accuracy", "macro_f1", "loss"] = "accuracy"
@@ -103,36 +266,8 @@ class TrainConfig:
     """If set, the best epoch's model is saved there (``save_pretrained``, safetensors)."""
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (
-                self.eval_batch_size >= 1,
-                f"eval_batch_size must be >= 1, got {self.eval_batch_size}",
-            ),
-            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
-            (
-                0 <= self.warmup_ratio < 1,
-                f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}",
-            ),
-            (
-                self.grad_accum_steps >= 1,
-                f"grad_accum_steps must be >= 1, got {self.grad_accum_steps}",
-            ),
-            (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
-            (0 <= self.alpha <= 1, f"alpha must be between 0 and 1, got {self.alpha}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-        choices = {
-            "select_metric": ("accuracy", "macro_f1", "loss"),
-            "device": ("auto", "cpu", "cuda", "mps"),
-            "mixed_precision": ("auto", "no", "bf16", "fp16"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _FIELD_RULES[f.name](f.name, getattr(self, f.name)))
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
@@ -178,16 +313,43 @@ class TrainResult:
 # Devices, accelerate and the optimiser
 
 
+def check_device(device: str, mixed_precision: str = "auto") -> None:
+    """Raise ``ValueError`` at once if this machine cannot train on ``device``.
+
+    ``"cuda"`` needs ``torch.cuda.is_available()``, ``"mps"`` needs
+    ``torch.backends.mps.is_available()``; ``"auto"`` and ``"cpu"`` always work.
+    ``mixed_precision="fp16"`` needs a CUDA GPU. Call it before any file is written, e.g.
+    ``check_device(config.device, config.mixed_precision)``; :func:`make_accelerator` calls it
+    too. (A :class:`TrainConfig` does not, so that it can be made on any machine.)
+    """
+    _FIELD_RULES["device"]("device", device)
+    _FIELD_RULES["mixed_precision"]("mixed_precision", mixed_precision)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device='cuda' but no CUDA GPU is visible (torch.cuda.is_available() is False; "
+            f"this torch {torch.__version__} was built for CUDA {torch.version.cuda}); use "
+            "device='auto' or 'cpu'."
+        )
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            "device='mps' but Apple's MPS backend is not available here "
+            "(torch.backends.mps.is_available() is False); use device='auto' or 'cpu'."
+        )
+    cuda = torch.cuda.is_available() and device in ("auto", "cuda")
+    if mixed_precision == "fp16" and not cuda:
+        raise ValueError(
+            f"mixed_precision='fp16' needs a CUDA GPU (device={device!r}, none in use); "
+            "use 'bf16' or 'no'."
+        )
+
+
 def make_accelerator(config: TrainConfig) -> Accelerator:
     """An :class:`accelerate.Accelerator` for the config's device and precision."""
+    check_device(config.device, config.mixed_precision)
     cuda = torch.cuda.is_available() and config.device in ("auto", "cuda")
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but no CUDA GPU is visible; use device='auto' or 'cpu'.")
     precision = config.mixed_precision
     if precision == "auto":
         precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
-    if precision == "fp16" and not cuda:
-        raise ValueError("mixed_precision='fp16' needs a CUDA GPU; on CPU use 'bf16' or 'no'.")
     return Accelerator(
         cpu=config.device == "cpu",
         mixed_precision=precision,
@@ -613,10 +775,44 @@ def distill(
     every later call with the same teacher and data. If ``loss_fn`` needs hidden states or
     attention maps, the teacher also runs on every batch. ``config.alpha = 0`` trains on hard
     labels only (the "teacher init, no KD" baseline) and never runs the teacher.
+
+    The student is trained in place (and switched to eager attention if ``loss_fn`` needs
+    attention maps). The teacher's weights are never changed, and what training changes on it
+    (attention implementation, device, train/eval mode) is put back before returning, also
+    when training fails.
     """
     config = config or TrainConfig()
     _check_data(data, ("train", "validation"))
     loss_fn = loss_fn or make_loss(config, student, teacher)
+    with _restored(teacher):
+        return _distill(student, teacher, data, config, tokenizer, loss_fn, logits_cache)
+
+
+@contextlib.contextmanager
+def _restored(model: PreTrainedModel) -> Iterator[None]:
+    """Put back ``model``'s attention implementation, device and train/eval mode on exit."""
+    attn = model.config._attn_implementation
+    device = next(model.parameters()).device
+    training = model.training
+    try:
+        yield
+    finally:
+        if attn is not None and model.config._attn_implementation != attn:
+            model.set_attn_implementation(attn)
+        if next(model.parameters()).device != device:
+            model.to(device)
+        model.train(training)
+
+
+def _distill(
+    student: PreTrainedModel,
+    teacher: PreTrainedModel,
+    data: DatasetDict,
+    config: TrainConfig,
+    tokenizer: PreTrainedTokenizerBase,
+    loss_fn: DistillationLoss,
+    logits_cache: bool | str | os.PathLike,
+) -> TrainResult:
     if loss_fn.needs_attentions:
         for model in (student, teacher):
             model.set_attn_implementation("eager")  # sdpa cannot return attention maps

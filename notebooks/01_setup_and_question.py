@@ -82,8 +82,8 @@ plt.show()
 # %% [markdown]
 # ## The question of this project
 #
-# Papers make different choices for the same 12 -> 6 student (the sources are collected in
-# `shared/reference/literature.md`):
+# Papers make different choices for the same 12 -> 6 student (full sources in
+# [REFERENCES.md](../REFERENCES.md)):
 #
 # * **DistilBERT** (Sanh et al. 2019) copies teacher layers `[0, 2, 4, 7, 9, 11]`, spread
 #   evenly from bottom to top (the picture above, called `uniform` here).
@@ -106,7 +106,7 @@ plt.show()
 # | 04 the teacher | fine-tunes (or loads) the teacher | yes |
 # | 05 strategies | distils one student per strategy, one seed | yes |
 # | 06 comparison | all strategies × seeds, baselines, statistics, analysis | yes |
-# | 07 BERT-base on SST-2 | the classic 12 -> 6 experiment (GPU + internet) | yes, GPU |
+# | 07 the classic 12 -> 6 | a 12-layer teacher (MPNet, BERT-base size) -> 6 layers: a small run on a CPU, the full one on a GPU, and the committed CPU run's results | yes (small on a CPU) |
 
 # %% [markdown]
 # ## Installing the package
@@ -129,12 +129,19 @@ if IN_COLAB:
     get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
 print("running in Colab" if IN_COLAB else "not in Colab: using the installed distill_lib")
 
+# %% [markdown]
+# `quiet_notebook()` switches off what the libraries print for expected events (progress bars
+# that would freeze in a saved notebook, transformers' report on newly created weights); errors
+# still show.
+
 # %%
 import torch
 import transformers
 
 import distill_lib
+from distill_lib.notebook import quiet_notebook
 
+quiet_notebook()
 print(f"distill_lib {distill_lib.__version__}")
 print(f"torch {torch.__version__}, transformers {transformers.__version__}")
 
@@ -147,7 +154,8 @@ print(f"torch {torch.__version__}, transformers {transformers.__version__}")
 # backend is detected too; pass `TrainConfig(device="mps")` to use it.
 #
 # The training notebooks (4-6) run the small `quick` preset on a CPU and the full `standard`
-# preset on a CUDA GPU.
+# preset on a CUDA GPU; notebook 7 runs a small 12 -> 6 comparison on a CPU and the full-size
+# one on a GPU.
 
 # %%
 if torch.cuda.is_available():
@@ -243,8 +251,10 @@ plt.show()
 # ## The teacher
 #
 # `load_teacher()` loads MiniLM-L6 as a sentence classifier. Its classifier head is new and
-# untrained: notebook 4 fine-tunes it on the movie sentences before it can teach anyone. (A
-# warning that some weights were newly initialised is expected.)
+# untrained (the checkpoint is a sentence encoder without one): notebook 4 fine-tunes it on the
+# movie sentences before it can teach anyone. Without `quiet_notebook()` transformers would
+# print a load report listing `classifier.weight` and `classifier.bias` as newly initialised:
+# expected, for this reason.
 
 # %%
 from distill_lib import load_teacher, num_layers
@@ -259,7 +269,8 @@ print("tokens of the first sentence:", tokenizer.tokenize(data["train"][0]["text
 # ## With internet: the Hugging Face Hub
 #
 # With network access (e.g. on Colab) you can use any BERT-family model and Hub data set
-# instead, for example the classic pair **BERT-base** and **GLUE SST-2** (notebook 7):
+# instead, for example the classic pair **BERT-base** and **GLUE SST-2** (an option of
+# notebook 7 on a GPU):
 #
 # ```python
 # teacher, tokenizer = load_teacher("bert-base-uncased")   # 12 layers, hidden size 768

@@ -52,8 +52,11 @@ from distill_lib import (
     num_layers,
     select_layers,
 )
+from distill_lib.notebook import quiet_notebook
 from distill_lib.plots import layer_map_plot
 from distill_lib.student import encoder_layers
+
+quiet_notebook()  # no progress bars or load reports for expected events (see notebook 1)
 
 # %% [markdown]
 # ## How layers are counted
@@ -179,8 +182,9 @@ for bad in ([0, 0, 5], [0, 5, 12]):
 # layers and copies into it: the embeddings, the chosen layers (in that order), the pooler and
 # the classifier. The teacher itself is left untouched.
 #
-# We use the offline teacher, MiniLM-L6 (6 layers). Loading it takes a few seconds; the warning
-# about newly initialised classifier weights is expected (the head is trained in notebook 4).
+# We use the offline teacher, MiniLM-L6 (6 layers). Loading it takes a few seconds. Its
+# classifier head is new and untrained (it is trained in notebook 4); the student copies it as
+# it is.
 
 # %%
 teacher, tokenizer = load_teacher()

@@ -57,6 +57,9 @@ from distill_lib import (
     soft_target_loss,
     tokenize,
 )
+from distill_lib.notebook import quiet_notebook
+
+quiet_notebook()  # no progress bars or load reports for expected events (see notebook 1)
 
 # %% [markdown]
 # ## Soft targets and the temperature

@@ -38,41 +38,36 @@ if IN_COLAB:
     get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
 
 # %%
-import os
-from pathlib import Path
-
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from distill_lib.experiment import Experiment, ExperimentConfig
+from distill_lib.experiment import Experiment
+from distill_lib.notebook import setup
 from distill_lib.plots import learning_curves
 from distill_lib.stats import collapse_reason, majority_noise_margin
 
 # %% [markdown]
 # ## Parameters
 #
-# `QUICK` runs the small `quick` preset: a subset of the data and short training, sized so that
-# the whole comparison finishes in minutes on 2 CPU cores. It is chosen automatically without a CUDA
-# GPU, or when the environment variable `DISTILL_LIB_QUICK=1` is set (as in CI). With a GPU the
-# `standard` preset runs: all the data, more seeds and the cross-domain test sets.
+# `setup()` (from `distill_lib.notebook`, shared by notebooks 4-7) picks the run. Without a
+# CUDA GPU, or when the environment variable `DISTILL_LIB_QUICK=1` is set (as in CI), it
+# builds the small `quick` preset: a subset of the data and short training, sized so that the
+# whole comparison finishes in minutes on 2 CPU cores. With a GPU it builds the `standard`
+# preset: all the data, more seeds and the cross-domain test sets. Set `PRESET` to choose
+# another preset by name.
 #
-# The output folder is the same one the command line uses (`distill-lib compare --preset
-# quick` writes `runs/quick`), so the notebooks and the CLI share one teacher and one set of
-# finished runs: nothing is trained twice.
+# The output folder is the one the command line uses (`distill-lib compare --preset quick`
+# writes `runs/quick`; from this folder that is `../runs/quick`), so the notebooks and the CLI
+# share one teacher and one set of finished runs: nothing is trained twice. `setup()` also
+# switches off the libraries' progress bars and load reports (see notebook 1).
 
 # %% tags=["parameters"]
-QUICK = os.environ.get("DISTILL_LIB_QUICK") == "1" or not torch.cuda.is_available()
-# quick: minutes on 2 CPU cores; standard: the full run (meant for a GPU)
-PRESET = "quick" if QUICK else "standard"
-ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-
-# %% [markdown]
-# The experiment's settings, built from the preset (the folder is shared with the CLI):
+PRESET = None  # None: "quick" on a CPU or in CI, "standard" on a GPU
 
 # %%
-config = ExperimentConfig.preset(PRESET, output_dir=str(ROOT / "runs" / PRESET))
-print(f"preset {PRESET!r}:", config.describe())
+nb = setup(PRESET)
+config = nb.config
+print(nb.describe())
 
 # %% [markdown]
 # ## Fine-tune (or load) the teacher
@@ -85,7 +80,7 @@ print(f"preset {PRESET!r}:", config.describe())
 # the saved teacher instead.
 
 # %%
-exp = Experiment(config)
+exp = Experiment(config, progress=False)
 teacher = exp.teacher  # trains on first use (minutes on a CPU), then loads from disk
 record = exp.teacher_record
 print("saved in:", record["checkpoint"])
@@ -128,16 +123,16 @@ history[[c for c in columns if c in history]].round({c: 4 for c in columns if c 
 # %%
 fig = learning_curves(
     history.assign(name="teacher", kind="reference", seed=0),
-    title=f"Teacher fine-tuning ({config.teacher}, preset {PRESET})",
+    title=f"Teacher fine-tuning ({config.teacher}, preset {nb.preset})",
 )
 
 # %% [markdown]
 # ## Compared with published numbers
 #
 # The movie sentences are the Pang & Lee (2005) *rt-polarity* ("MR") sentences, a standard
-# sentiment benchmark. Published sentence-level MR accuracies (from
-# `shared/reference/literature.md`): a CNN (Kim 2014, 10-fold cross-validation) 81.5, BERT
-# 85.7 and RoBERTa 89.4 (both as reported in the BertGCN paper).
+# sentiment benchmark. Published sentence-level MR accuracies (sources in
+# [REFERENCES.md](../REFERENCES.md)): a CNN (Kim 2014, 10-fold cross-validation) 81.5, BERT
+# 85.7 and RoBERTa 89.4 (both as reported in the BertGCN paper, Lin et al. 2021).
 #
 # Two differences make these anchors, not targets:
 #
@@ -156,7 +151,7 @@ anchors = pd.DataFrame(
         {"model": "RoBERTa (BertGCN paper)", "data": "MR sentences", "accuracy": 89.4},
         {
             "model": f"our teacher: {config.teacher}",
-            "data": f"{config.task}, {test['n']} test sentences, preset {PRESET}",
+            "data": f"{config.task}, {test['n']} test sentences, preset {nb.preset}",
             "accuracy": round(ours, 1),
         },
     ]
@@ -169,7 +164,7 @@ anchors
 bert = 85.7
 direction = "above" if ours >= bert else "below"
 train_note = (
-    f"trained on {config.train_size} sentences only (preset `{PRESET}`)"
+    f"trained on {config.train_size} sentences only (preset `{nb.preset}`)"
     if config.train_size
     else "trained on the full training split"
 )

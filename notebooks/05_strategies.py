@@ -38,42 +38,37 @@ if IN_COLAB:
     get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from distill_lib.experiment import Experiment, ExperimentConfig
+from distill_lib.experiment import Experiment
+from distill_lib.notebook import setup
 from distill_lib.plots import layer_map_plot, learning_curves
 from distill_lib.stats import collapse_reason, majority_noise_margin
 
 # %% [markdown]
 # ## Parameters
 #
-# `QUICK` runs the small `quick` preset: a subset of the data and short training, sized so that
-# the whole comparison finishes in minutes on 2 CPU cores. It is chosen automatically without a CUDA
-# GPU, or when the environment variable `DISTILL_LIB_QUICK=1` is set (as in CI). With a GPU the
-# `standard` preset runs: all the data, more seeds and the cross-domain test sets.
+# `setup()` (from `distill_lib.notebook`, shared by notebooks 4-7) picks the run. Without a
+# CUDA GPU, or when the environment variable `DISTILL_LIB_QUICK=1` is set (as in CI), it
+# builds the small `quick` preset: a subset of the data and short training, sized so that the
+# whole comparison finishes in minutes on 2 CPU cores. With a GPU it builds the `standard`
+# preset: all the data, more seeds and the cross-domain test sets. Set `PRESET` to choose
+# another preset by name.
 #
-# The output folder is the same one the command line uses (`distill-lib compare --preset
-# quick` writes `runs/quick`), so the notebooks and the CLI share one teacher and one set of
-# finished runs: nothing is trained twice.
+# The output folder is the one the command line uses (`distill-lib compare --preset quick`
+# writes `runs/quick`; from this folder that is `../runs/quick`), so the notebooks and the CLI
+# share one teacher and one set of finished runs: nothing is trained twice. `setup()` also
+# switches off the libraries' progress bars and load reports (see notebook 1).
 
 # %% tags=["parameters"]
-QUICK = os.environ.get("DISTILL_LIB_QUICK") == "1" or not torch.cuda.is_available()
-# quick: minutes on 2 CPU cores; standard: the full run (meant for a GPU)
-PRESET = "quick" if QUICK else "standard"
-ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-
-# %% [markdown]
-# The experiment's settings, built from the preset (the folder is shared with the CLI):
+PRESET = None  # None: "quick" on a CPU or in CI, "standard" on a GPU
 
 # %%
-config = ExperimentConfig.preset(PRESET, output_dir=str(ROOT / "runs" / PRESET))
-print(f"preset {PRESET!r}:", config.describe())
+nb = setup(PRESET)
+config = nb.config
+print(nb.describe())
 
 # %% [markdown]
 # ## The teacher and the plan
@@ -84,7 +79,7 @@ print(f"preset {PRESET!r}:", config.describe())
 # names its result file.
 
 # %%
-exp = Experiment(config)
+exp = Experiment(config, progress=False)
 teacher = exp.teacher
 majority = exp.majority
 names = exp.tokens["test"].features["label"].names
@@ -123,8 +118,11 @@ fig = layer_map_plot(exp.n_teacher, config.student_layers, config.strategies)
 # The record's `history` has one row per epoch (training loss and its soft and hard parts,
 # validation loss, accuracy and macro-F1); `test` holds the test metrics of the best epoch.
 #
-# The function below shows one strategy: it runs (or loads) the student, plots its learning
-# curves and prints its test results next to the teacher and the majority class.
+# The function below shows one strategy: it runs (or loads) the student, plots its history
+# (training loss, validation loss and validation accuracy per epoch) and prints its test
+# results next to the teacher and the majority class. The `quick` preset distils for **one
+# epoch**, so each panel holds a single point (the end of that epoch), not a curve; with more
+# epochs (the `standard` preset has 2) the points are joined into learning curves.
 
 # %%
 def show_strategy(strategy, seed=SEED):
@@ -156,7 +154,8 @@ records = {}
 #
 # The student keeps the bottom of the teacher. These layers compute the more general, lexical
 # features; the top layers, the ones closest to the classifier, are dropped, so the copied
-# classifier sits on a representation it has never seen. This is BERT-PKD's initialisation,
+# classifier (the teacher's fine-tuned head: every copied student starts from it) sits on a
+# representation it has never seen. This is BERT-PKD's initialisation,
 # and Wang et al. (2023) found lower layers the better start for plain logit distillation.
 
 # %%
@@ -242,10 +241,11 @@ display(
         f"({worst['test accuracy']:.4f}), a gap of "
         f"{100 * (best['test accuracy'] - worst['test accuracy']):.1f} points. But a single "
         f"accuracy measured on {n_test} test sentences is only known to about "
-        f"±{100 * margin:.1f} points (95%), and another training seed (another initial head, "
-        "dropout pattern and batch order) can reorder the strategies. Notebook 6 trains every "
-        "strategy with several seeds and tests the differences with a paired bootstrap before "
-        "calling any of them better."
+        f"±{100 * margin:.1f} points (95%), and another training seed can reorder the "
+        "strategies. (A copied student starts from the teacher's weights, classifier head "
+        "included, whatever the seed; the seed changes the dropout pattern and the order of "
+        "the training batches.) Notebook 6 trains every strategy with several seeds and tests "
+        "the differences with a paired bootstrap before calling any of them better."
     )
 )
 

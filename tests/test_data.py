@@ -1,5 +1,7 @@
 """Tests of distill_lib.data: loading, validation, splitting, tokenising and batching.
 
+`check_task`, the up-front check of a task name, is tested in `test_check_task.py`.
+
 Everything here runs offline on small files, except `test_real_vader_snippets` (marked
 `network`: it downloads the vaderSentiment sdist from PyPI once, and is skipped with a reason
 when PyPI is unreachable).
@@ -12,17 +14,20 @@ import hashlib
 import io
 import json
 import random
+import sys
 import tarfile
 import time
 from collections import Counter
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pandas as pd
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from distill_lib import data
+from distill_lib.data import hub, vader
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -239,6 +244,52 @@ def test_list_labels_in_jsonl(tmp_path, tmp_cache):
         data.load_task({"test": path})
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        (
+            "broken.jsonl",
+            '{"text": "a", "label": 1}\n{"text": "b", "label": 0\n{"text": "c", "label": 0}\n',
+            r"broken\.jsonl is not valid JSON Lines: line 2 is not valid JSON",
+        ),
+        (
+            "broken.jsonl",
+            '{"text": "a", "label": 1}\n[1, 2]\n',
+            r"broken\.jsonl is not valid JSON Lines: line 2 holds a JSON list, not an object",
+        ),
+        (
+            "broken.json",
+            '[{"text": "a", "label": 1},\n {"text": "b" "label": 0}]\n',
+            r"broken\.json is not valid JSON: Expecting ',' delimiter at line 2, column 15",
+        ),
+        ("broken.csv", 'text,label\n"a,1\nb,0\n', r"Could not read .*broken\.csv as csv: \w+"),
+        ("broken.parquet", "not parquet", r"Could not read .*broken\.parquet as parquet: \w+"),
+    ],
+)
+def test_malformed_file_prints_only_the_clear_error(
+    name, content, match, tmp_path, tmp_cache, capfd
+):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    capfd.readouterr()
+    with pytest.raises(ValueError, match=match) as err:
+        data.load_task(str(path))
+    assert "\n" not in str(err.value)  # one line
+    assert "DatasetGenerationError" not in str(err.value)
+    out, printed = capfd.readouterr()  # file descriptors: also what C code or tqdm writes
+    assert (out, printed) == ("", "")  # no library log line, no progress bar
+
+
+def test_local_read_restores_the_datasets_settings(tmp_path, tmp_cache):
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"text": "a", "label": 1}\nnot json\n', encoding="utf-8")
+    bars, verbosity = datasets.are_progress_bars_disabled(), datasets.logging.get_verbosity()
+    with pytest.raises(ValueError, match="line 2"):
+        data.load_task(str(path))
+    assert datasets.are_progress_bars_disabled() == bars
+    assert datasets.logging.get_verbosity() == verbosity
+
+
 def test_empty_split_in_a_dict(tmp_path, tmp_cache):
     train = write(tmp_path / "train.csv", make_rows(40), "csv")
     empty = make_csv(tmp_path, "review,sentiment\n", "empty.csv")
@@ -300,9 +351,9 @@ def test_hub_name_fails_fast_when_unreachable(monkeypatch, tmp_cache):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     # Nothing listens on the discard port of the loopback address: the probe is refused at once.
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.setattr(data.datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
     called = []
-    monkeypatch.setattr(data.datasets, "load_dataset", lambda *a, **k: called.append(a))
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: called.append(a))
     start = time.perf_counter()
     with pytest.raises(ConnectionError, match=r"unreachable.*movie-snippets.*local file"):
         data.load_task("rotten_tomatoes")
@@ -347,11 +398,11 @@ def test_hub_glue_layout_without_network(reversed_names, monkeypatch, tmp_cache)
         calls.append((path, name))
         return fake_sst2(reversed_names=reversed_names)
 
-    monkeypatch.setattr(data, "_hub_reachable", lambda repo, timeout=5.0: None)
-    monkeypatch.setattr(data.datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "_hub_reachable", lambda repo, timeout=5.0: None)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(data.datasets, "load_dataset", fake_load_dataset)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
 
     dd = data.load_task("glue/sst2")
     assert calls == [("nyu-mll/glue", "sst2")]
@@ -380,16 +431,16 @@ def test_hub_glue_layout_without_network(reversed_names, monkeypatch, tmp_cache)
 
 def test_parse_ground_truth_crlf_and_tabs():
     raw = b'1\t2.5\tGood, "fine".\r\n2\t-0.5\tMeh\tstill text\r\n3\t0\tNeutral\r\n'
-    rows = data._parse_ground_truth(raw, "x")
+    rows = vader._parse_ground_truth(raw, "x")
     assert rows == [
         ("1", 2.5, 'Good, "fine".'),
         ("2", -0.5, "Meh\tstill text"),
         ("3", 0.0, "Neutral"),
     ]
     with pytest.raises(ValueError, match="not valid UTF-8"):
-        data._parse_ground_truth(b"1\t1\tcaf\xe9\r\n", "x")
+        vader._parse_ground_truth(b"1\t1\tcaf\xe9\r\n", "x")
     with pytest.raises(ValueError, match="line 1"):
-        data._parse_ground_truth(b"just text\r\n", "x")
+        vader._parse_ground_truth(b"just text\r\n", "x")
 
 
 def fake_sdist(path: Path, member: str, payload: bytes) -> Path:
@@ -403,16 +454,16 @@ def fake_sdist(path: Path, member: str, payload: bytes) -> Path:
         return gzip.compress(buf.getvalue())
 
     inner = tar_bytes({member: payload})
-    path.write_bytes(tar_bytes({data._VADER_INNER_TAR: inner}))
+    path.write_bytes(tar_bytes({vader._VADER_INNER_TAR: inner}))
     return path
 
 
 def test_read_nested_tar_in_memory(tmp_path):
     member = data.TASKS["tweet-snippets"].member
     sdist = fake_sdist(tmp_path / "v.tar.gz", member, b"1\t1\thi\r\n")
-    assert data._read_vader_member(sdist, member) == b"1\t1\thi\r\n"
+    assert vader._read_vader_member(sdist, member) == b"1\t1\thi\r\n"
     with pytest.raises(ValueError, match="no member"):
-        data._read_vader_member(sdist, "hutto_ICWSM_2014/other.txt")
+        vader._read_vader_member(sdist, "hutto_ICWSM_2014/other.txt")
     assert not (tmp_path / "hutto_ICWSM_2014").exists()  # nothing was extracted
 
 
@@ -431,6 +482,15 @@ def test_sdist_sha_mismatch_is_an_error(tmp_path, monkeypatch, tmp_cache):
     (tmp_cache / "downloads" / "vaderSentiment-3.3.2.tar.gz").write_bytes(sdist.read_bytes())
     with pytest.raises(ValueError, match=r"cached sdist .* has sha256"):
         data.load_task("tweet-snippets")
+
+
+def test_failed_sdist_download_says_what_pip_said(tmp_cache, monkeypatch):
+    fail = "import sys; sys.stderr.write('ERROR: No matching distribution found\\n'); sys.exit(1)"
+    monkeypatch.delenv(data.VADER_SDIST_ENV, raising=False)
+    monkeypatch.setattr(vader, "pip_download_command", lambda *a, **k: [sys.executable, "-c", fail])
+    with pytest.raises(ConnectionError, match=r"(?s)exit code 1\).*VADER_SDIST.*No matching distr"):
+        vader._vader_sdist()
+    assert not any((tmp_cache / "downloads").iterdir())  # nothing half-written is left
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,7 +649,7 @@ def test_real_vader_snippets(tmp_path, monkeypatch):
     # deterministic: pinned split contents, and a fresh preparation gives the same splits
     for split, digest in MOVIE_SPLIT_SHA256.items():
         assert hashlib.sha256("\n".join(movie[split]["text"]).encode()).hexdigest() == digest
-    monkeypatch.setenv(data.VADER_SDIST_ENV, str(data._vader_sdist()))
+    monkeypatch.setenv(data.VADER_SDIST_ENV, str(vader._vader_sdist()))
     monkeypatch.setenv("DISTILL_LIB_CACHE", str(tmp_path / "fresh"))
     fresh = data.load_task("movie-snippets")
     for split in movie:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
 
 import pytest
+import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 import distill_lib.experiment as ex
+import distill_lib.experiment.runner as runner
 from distill_lib.experiment import Experiment, ExperimentConfig, compare_strategies, load_results
 from distill_lib.teacher import minilm_folder
 from distill_lib.train import TrainConfig
@@ -67,7 +71,7 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DISTILL_LIB_CACHE", str(tmp_path / "cache"))
 
 
-def test_compare_writes_runs_tables_and_resumes(tiny_setup, tmp_path, cache):
+def test_compare_writes_runs_tables_and_resumes(tiny_setup, tmp_path, cache, monkeypatch):
     config = _config(tiny_setup, tmp_path / "out")
     lines: list[str] = []
     results = compare_strategies(config, progress=False, log=lines.append)
@@ -99,13 +103,21 @@ def test_compare_writes_runs_tables_and_resumes(tiny_setup, tmp_path, cache):
     assert {p: p.stat().st_mtime_ns for p in runs} == mtimes
     assert again.summary["mean_accuracy"].tolist() == results.summary["mean_accuracy"].tolist()
 
+    # reporting needs only the JSONs: no teacher, no data, no network
+    def offline(*args, **kwargs):
+        raise AssertionError("load_results touched the teacher or the data")
+
+    monkeypatch.setattr(runner, "teacher_depth", offline)
+    monkeypatch.setattr(runner, "load_task", offline)
+    monkeypatch.setattr("distill_lib.teacher.resolve_teacher", offline)
     loaded = load_results(tmp_path / "out")
     assert loaded.summary["mean_accuracy"].tolist() == results.summary["mean_accuracy"].tolist()
+    assert loaded.report() == results.report()
 
 
 def test_interrupted_run_loses_no_finished_run(tiny_setup, tmp_path, cache, monkeypatch):
     config = _config(tiny_setup, tmp_path / "out", baselines=[])
-    real_distill = ex.distill
+    real_distill = runner.distill
     calls = {"n": 0}
 
     def flaky_distill(*args, **kwargs):
@@ -114,7 +126,7 @@ def test_interrupted_run_loses_no_finished_run(tiny_setup, tmp_path, cache, monk
             raise KeyboardInterrupt  # as if the user pressed Ctrl-C during the third run
         return real_distill(*args, **kwargs)
 
-    monkeypatch.setattr(ex, "distill", flaky_distill)
+    monkeypatch.setattr(runner, "distill", flaky_distill)
     with pytest.raises(KeyboardInterrupt):
         compare_strategies(config, progress=False, log=None)
     runs_dir = tmp_path / "out" / "runs"
@@ -123,7 +135,7 @@ def test_interrupted_run_loses_no_finished_run(tiny_setup, tmp_path, cache, monk
     assert not list(runs_dir.glob(".*tmp"))  # no half-written files
     mtimes = {p: p.stat().st_mtime_ns for p in runs_dir.glob("*-seed*.json")}
 
-    monkeypatch.setattr(ex, "distill", real_distill)
+    monkeypatch.setattr(runner, "distill", real_distill)
     lines: list[str] = []
     compare_strategies(config, progress=False, log=lines.append)
     assert sum("finished earlier" in line for line in lines) == 2
@@ -171,12 +183,83 @@ def test_experiment_pieces_share_the_cache(tiny_setup, tmp_path, cache):
         ({"seeds": [1, 1]}, "duplicates"),
         ({"baselines": ["oracle"]}, "unknown baselines"),
         ({"strategies": ["odd"], "student_layers": 3}, "only 2 odd-numbered layers"),
+        ({"strategies": ["first", [0, 1]]}, "both keep teacher layers [0, 1]"),
+        ({"strategies": [[0, 0]]}, "repeats layer"),
+        ({"strategies": ["first", "top-k"]}, "twice"),
+        ({"seeds": [2**32]}, "each seed must be between 0 and 4294967295"),
+        ({"seeds": [True]}, "each seed must be an integer"),
+        ({"output_dir": ""}, "output_dir must be a non-empty string"),
+        ({"train_size": 1}, "train_size must be >= 2"),
+        ({"student_train": TrainConfig(device="cuda")}, "cuda"),
     ],
 )
 def test_bad_config_fails_before_any_work(tiny_setup, tmp_path, overrides, match):
-    with pytest.raises(ValueError, match=match):
+    if overrides.get("student_train") is not None and torch.cuda.is_available():
+        pytest.skip("a CUDA device is available here")
+    with pytest.raises(ValueError, match=re.escape(match)):
         compare_strategies(_config(tiny_setup, tmp_path / "out", **overrides), log=None)
     assert not (tmp_path / "out").exists()
+
+
+def test_damaged_files_are_set_aside_and_redone(tiny_setup, tmp_path, cache):
+    """A truncated or foreign run JSON and a truncated teacher checkpoint: named, kept, redone."""
+    config = _config(tiny_setup, tmp_path / "out", baselines=[], seeds=[0])
+    compare_strategies(config, progress=False, log=None)
+    runs_dir = tmp_path / "out" / "runs"
+    first, last = (next(runs_dir.glob(f"{n}-seed0-*.json")) for n in ("first", "last"))
+    first.write_text(first.read_text()[:50])  # a disk filled up mid-copy
+    last.write_text("{}")  # a foreign file under the right name
+    weights = next((tmp_path / "out").glob("teacher-*/model.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:1000])
+
+    # report names what it skipped, and says how to finish
+    lines: list[str] = []
+    with pytest.raises(FileNotFoundError, match=r"2 of 2 runs .* missing or were set aside"):
+        load_results(tmp_path / "out", log=lines.append)
+    assert any(first.name in line and "not valid JSON" in line for line in lines)
+    assert any(last.name in line and "lacks" in line for line in lines)
+    kept = sorted(p.name for p in runs_dir.glob("*.damaged-*"))
+    assert len(kept) == 2  # set aside, not deleted
+
+    lines.clear()
+    results = compare_strategies(config, progress=False, log=lines.append)
+    assert any("damaged teacher checkpoint" in line for line in lines)
+    assert sum(line.endswith(" s)") for line in lines if line.startswith("[")) == 2  # redone
+    assert first.is_file() and last.is_file()
+    assert len(list((tmp_path / "out").glob("teacher-*.damaged-*"))) == 1
+    assert set(results.summary["name"]) >= {"first", "last"}
+
+    # report (partial) names the skipped file and reports the rest
+    first.write_text("{")
+    lines.clear()
+    partial = load_results(tmp_path / "out", partial=True, log=lines.append)
+    assert partial.missing == [first.name] and "incomplete: 1 run(s)" in partial.report()
+    assert "last" in set(partial.summary["name"]) and "first" not in set(partial.summary["name"])
+    assert any(first.name in line for line in lines)
+
+
+def test_a_second_comparison_on_the_same_folder_is_refused(tiny_setup, tmp_path, cache):
+    config = _config(tiny_setup, tmp_path / "out", baselines=[], seeds=[0])
+    store = ex.RunStore(tmp_path / "out")
+    with store.lock(), pytest.raises(RuntimeError, match="another comparison"):
+        # the lock's owner is this live process, so pretend it is another one
+        (tmp_path / "out" / ".lock").write_text(f"{os.getppid()}\n")
+        compare_strategies(config, progress=False, log=None)
+    # a lock left by a process that is gone is taken over
+    (tmp_path / "out" / ".lock").write_text("999999999\n")
+    with store.lock():
+        assert (tmp_path / "out" / ".lock").read_text().strip() == str(os.getpid())
+    assert not (tmp_path / "out" / ".lock").exists()
+
+
+def test_clamped_sizes_are_reported(tiny_setup, tmp_path, cache):
+    config = _config(tiny_setup, tmp_path / "out", baselines=[], seeds=[0], strategies=["first"],
+                     train_size=10_000)
+    exp = Experiment(config, progress=False, log=None)
+    lines: list[str] = []
+    exp.log = lines.append
+    assert len(exp.tokens["train"]) < 10_000
+    assert any("train_size asks for 10,000 sentences" in line for line in lines)
 
 
 def test_presets_are_valid():

@@ -1,8 +1,20 @@
 """Layer selection: every strategy's indices for the classic shapes, and every error."""
 
+import time
+
+import numpy as np
 import pytest
 
-from distill_lib.layers import ALIASES, STRATEGIES, canonical_strategy, layer_table, select_layers
+from distill_lib.layers import (
+    ALIASES,
+    MAX_LAYERS,
+    STRATEGIES,
+    canonical_strategy,
+    check_layer_list,
+    describe_strategy,
+    layer_table,
+    select_layers,
+)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +89,7 @@ def test_explicit_list_is_validated_and_sorted():
         ([0, 5, 12], 12, 3, "out of range.*0..11"),
         ([-1, 5, 6], 12, 3, "out of range"),
         ([0, 5], 12, 3, "has 2 entries but the student has 3"),
-        (["a", "b"], 12, 2, "must hold ints"),
+        (["a", "b"], 12, 2, "must be ints"),
         ("first", 12.0, 6, "n_teacher must be an int"),
     ],
 )
@@ -90,3 +102,152 @@ def test_layer_table_lists_every_possible_strategy():
     table = layer_table(12, 6)
     assert set(table) == set(STRATEGIES)
     assert "odd" not in layer_table(12, 7)  # impossible there, skipped instead of raising
+
+
+# ---------------------------------------------------------------------------------------------
+# Explicit layer lists: only real ints, in range, each once (reported: [0.5, 1] became [0, 1],
+# ["0", "1"] and [True, False] became [1, 0])
+
+BAD_ENTRIES = [
+    ([0.5, 1], "0.5"),
+    ([0.0, 1.0], "float"),
+    (["0", "1"], "'0'"),
+    ([True, False], "True"),
+    ([np.float64(1.0), 2], "float"),
+    ([np.bool_(True), 2], "bool"),
+    ([None, 1], "None"),
+    ([[0], 1], r"\[0\]"),
+]
+
+
+@pytest.mark.parametrize(("layers", "shown"), BAD_ENTRIES)
+def test_explicit_list_rejects_non_int_entries(layers, shown):
+    for check in (
+        lambda: select_layers(layers, 12, 2),
+        lambda: check_layer_list(layers, 12, 2),
+        lambda: check_layer_list(layers),
+        lambda: describe_strategy(layers),
+    ):
+        with pytest.raises(ValueError, match=rf"layer indices must be ints.*{shown}"):
+            check()
+
+
+@pytest.mark.parametrize(
+    "layers", [[0, 5, 11], (0, 5, 11), range(0, 12, 5), np.array([0, 5, 11]), [np.int64(0), 5, 11]]
+)
+def test_explicit_list_accepts_ints_and_numpy_ints(layers):
+    out = check_layer_list(layers, 12, 3)
+    assert out == [int(i) for i in layers] and all(type(i) is int for i in out)
+    assert select_layers(layers, 12, 3) == sorted(out)
+
+
+def test_check_layer_list_keeps_the_callers_order():
+    assert check_layer_list([11, 0, 5], 12, 3) == [11, 0, 5]
+    assert select_layers([11, 0, 5], 12, 3) == [0, 5, 11]
+
+
+@pytest.mark.parametrize(
+    ("layers", "match"),
+    [
+        ([3, 3], "layer 3 appears twice"),
+        ([3, 1, 3], "layer 3 appears twice"),
+        ([2, 2, 2], "layer 2 appears three times"),
+        ([1, 1, 4, 4], "layer 1 appears twice; layer 4 appears twice"),
+        ([np.int64(5), 5], "layer 5 appears twice"),
+    ],
+)
+def test_repeated_layer_is_an_error_everywhere(layers, match):
+    k = len(layers)
+    with pytest.raises(ValueError, match=match):
+        select_layers(layers, 12, k)
+    with pytest.raises(ValueError, match=match):
+        check_layer_list(layers, 12, k)
+    with pytest.raises(ValueError, match=match):
+        check_layer_list(layers)  # teacher depth not known yet (e.g. a loss's layer_map)
+    with pytest.raises(ValueError, match=match):
+        describe_strategy(layers)
+
+
+@pytest.mark.parametrize(
+    ("layers", "n", "k", "match"),
+    [
+        ("0,1", 12, 2, "strategy name .* or a list"),
+        ({0, 1}, 12, 2, "strategy name .* or a list"),
+        (3, 12, 1, "strategy name .* or a list"),
+        ([], 12, None, "empty"),
+        (list(range(13)), 12, None, "13 entries, more than the 12 layers"),
+        ([0, 12], 12, 2, "out of range.*0..11"),
+        ([0, MAX_LAYERS], None, None, f"out of range.*0..{MAX_LAYERS - 1}"),
+        ([0, 1], 12, 3, "2 entries but the student has 3"),
+    ],
+)
+def test_check_layer_list_errors(layers, n, k, match):
+    with pytest.raises(ValueError, match=match):
+        check_layer_list(layers, n, k)
+
+
+@pytest.mark.parametrize(("layers", "shown"), BAD_ENTRIES[:4])
+def test_make_student_rejects_non_int_layers(layers, shown):
+    from tiny_models import tiny_bert
+
+    from distill_lib.student import make_student
+
+    with pytest.raises(ValueError, match=shown):
+        make_student(tiny_bert(num_layers=4, hidden=16), layers)
+
+
+def test_make_student_rejects_a_repeated_layer():
+    from tiny_models import tiny_bert
+
+    from distill_lib.student import make_student
+
+    with pytest.raises(ValueError, match="layer 3 appears twice"):
+        make_student(tiny_bert(num_layers=4, hidden=16), [3, 3])
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes: ints in 1..MAX_LAYERS, rejected before anything is allocated (reported: MemoryError
+# for `distill-lib layers --teacher-layers 100000000000000 --student-layers 1`)
+
+HUGE = 100_000_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "match"),
+    [
+        (HUGE, 1, f"n_teacher must be >= 1 and <= {MAX_LAYERS}.*got {HUGE}"),
+        (MAX_LAYERS + 1, 1, f"n_teacher must be >= 1 and <= {MAX_LAYERS}"),
+        (12, HUGE, f"n_student must be >= 1 and <= {MAX_LAYERS}"),
+        (-5, 1, "n_teacher must be >= 1"),
+        (True, 1, "n_teacher must be an int between 1 and"),
+        ("12", 6, "n_teacher must be an int.*'12'"),
+        (12, 6.0, "n_student must be an int.*6.0"),
+        (12, None, "n_student must be an int"),
+    ],
+)
+def test_sizes_are_checked_cheaply_everywhere(n, k, match):
+    start = time.perf_counter()
+    for strategy in [*STRATEGIES, [0]]:
+        with pytest.raises(ValueError, match=match):
+            select_layers(strategy, n, k, seed=0)
+    with pytest.raises(ValueError, match=match):
+        layer_table(n, k)  # raises, not an empty table
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_the_deepest_teacher_allowed_is_fast(strategy):
+    start = time.perf_counter()
+    layers = select_layers(strategy, MAX_LAYERS, 2, seed=1)
+    assert len(layers) == 2 and all(0 <= i < MAX_LAYERS for i in layers)
+    assert time.perf_counter() - start < 0.5
+    assert len(layer_table(MAX_LAYERS, MAX_LAYERS)) >= 4
+
+
+@pytest.mark.parametrize("seed", ["1", 1.5, True, [1]])
+def test_seed_must_be_an_int_or_none(seed):
+    with pytest.raises(ValueError, match="seed must be an int or None"):
+        select_layers("random", 12, 3, seed=seed)
+    assert select_layers("random", 12, 3, seed=np.int64(4)) == select_layers(
+        "random", 12, 3, seed=4
+    )

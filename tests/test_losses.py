@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,9 @@ from distill_lib.losses import (
     DistillationLoss,
     LossOutput,
     attention_loss,
+    check_alpha,
+    check_loss_weight,
+    check_temperature,
     hard_label_loss,
     hidden_cosine_loss,
     hidden_mse_loss,
@@ -515,3 +519,95 @@ def test_with_real_tiny_bert_models() -> None:
     out.total.backward()
     assert all(p.grad is None for p in teacher.parameters())
     assert student.classifier.weight.grad is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Hyperparameter checks: one validator per rule, used by the losses and by TrainConfig
+# (reported: soft_target_loss returned nan for temperature nan or inf)
+# ---------------------------------------------------------------------------------------------
+
+NAN, INF = float("nan"), float("inf")
+# (value, text the message shows): not numbers, not finite
+NOT_A_FINITE_NUMBER = [
+    (NAN, "nan"),
+    (INF, "inf"),
+    (-INF, "-inf"),
+    ("2", "'2' \\(str\\)"),
+    (True, "True \\(bool\\)"),
+    (None, "None"),
+    (torch.tensor(2.0), "tensor"),
+]
+BAD_TEMPERATURES = [*NOT_A_FINITE_NUMBER, (0, "got 0"), (0.0, "got 0.0"), (-1.5, "got -1.5")]
+BAD_ALPHAS = [*NOT_A_FINITE_NUMBER, (1.5, "got 1.5"), (-0.1, "got -0.1"), (2, "got 2")]
+BAD_WEIGHTS = [*NOT_A_FINITE_NUMBER, (-1, "got -1"), (-1e-9, "got -1e-09")]
+WEIGHT_NAMES = ["cos_weight", "hidden_weight", "attention_weight"]
+
+
+@pytest.mark.parametrize(("value", "shown"), BAD_TEMPERATURES)
+def test_bad_temperature_is_rejected_everywhere(value, shown) -> None:
+    logits = torch.zeros(2, 3)
+    for call in (
+        lambda: check_temperature(value),
+        lambda: soft_target_loss(logits, logits, temperature=value),
+        lambda: DistillationLoss(temperature=value),
+    ):
+        with pytest.raises(ValueError, match=rf"temperature must be .*> 0.*{shown}"):
+            call()
+
+
+@pytest.mark.parametrize(("value", "shown"), BAD_ALPHAS)
+def test_bad_alpha_is_rejected(value, shown) -> None:
+    for call in (lambda: check_alpha(value), lambda: DistillationLoss(alpha=value)):
+        with pytest.raises(ValueError, match=rf"alpha must be .*between 0 and 1.*{shown}"):
+            call()
+
+
+@pytest.mark.parametrize("name", WEIGHT_NAMES)
+@pytest.mark.parametrize(("value", "shown"), BAD_WEIGHTS)
+def test_bad_loss_weight_is_rejected(name, value, shown) -> None:
+    for call in (
+        lambda: check_loss_weight(value, name),
+        lambda: DistillationLoss(**{name: value}),
+    ):
+        with pytest.raises(ValueError, match=rf"{name} must be .*>= 0.*{shown}"):
+            call()
+
+
+@pytest.mark.parametrize("value", [1, 0.5, np.float32(0.5), np.int64(1), np.float64(1.0)])
+def test_validators_accept_ints_floats_and_numpy_and_return_floats(value) -> None:
+    for check in (check_temperature, check_alpha, lambda v: check_loss_weight(v, "w")):
+        out = check(value)
+        assert type(out) is float and out == float(value)
+    assert check_alpha(0) == 0.0 and check_loss_weight(0, "w") == 0.0
+
+
+def test_extreme_but_valid_temperatures_give_finite_losses() -> None:
+    logits_S, logits_T = torch.randn(4, 3), torch.randn(4, 3)
+    for t in (1e-3, 1, 1e3):
+        assert torch.isfinite(soft_target_loss(logits_S, logits_T, temperature=t))
+
+
+@pytest.mark.parametrize(
+    ("layer_map", "match"),
+    [
+        ([0, 0], "layer_map: .*layer 0 appears twice"),
+        ([1, 3, 1], "layer_map: .*layer 1 appears twice"),
+        ([0.5, 1], "layer_map: layer indices must be ints.*0.5"),
+        ([True, False], "layer_map: layer indices must be ints.*True"),
+        (["0", "1"], "layer_map: layer indices must be ints"),
+        ([-1, 2], "layer_map: layer indices \\[-1\\] are out of range"),
+        ([], "layer_map: the layer list is empty"),
+        ("0,1", "layer_map: layers must be a strategy name .* or a list"),
+    ],
+)
+def test_layer_map_must_be_distinct_ints(layer_map, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        DistillationLoss(hidden_weight=1.0, layer_map=layer_map)
+    assert DistillationLoss(layer_map=np.array([3, 1])).layer_map == [3, 1]
+
+
+@pytest.mark.parametrize("size", [0, -4, 8.0, "8", True])
+@pytest.mark.parametrize("name", ["hidden_size_S", "hidden_size_T"])
+def test_hidden_sizes_must_be_positive_ints(name, size) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be None or an int >= 1"):
+        DistillationLoss(**{name: size})

@@ -63,3 +63,37 @@ def test_collapse_reason():
     assert "predicts class 1 for 100%" in collapse_reason([0, 100], 0.5, 0.5)
     assert "within noise of the majority" in collapse_reason([40, 60], 0.52, 0.5)
     assert collapse_reason([480, 520], 0.80, 0.5) is None
+
+
+@pytest.mark.parametrize("confidence", [0, 1, 1.5, -0.1, float("nan"), "0.95", True, None])
+def test_confidence_must_be_strictly_between_0_and_1(confidence):
+    with pytest.raises(ValueError, match=r"confidence must be .*between 0 and 1"):
+        mean_ci([0.8, 0.9], confidence=confidence)
+    with pytest.raises(ValueError, match=r"confidence must be .*between 0 and 1"):
+        paired_bootstrap(np.ones((2, 3)), np.zeros((2, 3)), confidence=confidence)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_resamples": 0}, "n_resamples must be an int >= 1, got 0"),
+        ({"n_resamples": 100.0}, "n_resamples must be an int >= 1, got 100.0"),
+        ({"n_resamples": True}, "n_resamples must be an int >= 1, got True"),
+        ({"seed": -1}, "seed must be an int >= 0, got -1"),
+        ({"seed": "0"}, "seed must be an int >= 0, got '0'"),
+    ],
+)
+def test_paired_bootstrap_checks_its_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        paired_bootstrap(np.ones((2, 3)), np.zeros((2, 3)), **kwargs)
+
+
+def test_paired_bootstrap_needs_non_empty_arrays():
+    with pytest.raises(ValueError, match="non-empty"):
+        paired_bootstrap(np.ones((2, 0)), np.ones((2, 0)))
+
+
+@pytest.mark.parametrize("max_share", [0, 1.01, -1, float("nan"), "0.9", True])
+def test_collapse_max_share_must_be_in_0_1(max_share):
+    with pytest.raises(ValueError, match=r"max_share must be a number in \(0, 1\]"):
+        collapse_reason([5, 5], 0.9, 0.5, max_share=max_share)

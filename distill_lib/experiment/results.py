@@ -1,0 +1,381 @@
+"""The outcome of a comparison, and every table and sentence printed from it.
+
+:class:`Results` is built from the run JSONs alone (:func:`summarise`), so a finished folder
+can be reported on any machine, without the teacher, the data or the Hub
+(:func:`~distill_lib.experiment.load_results`). The statistics are numbers (differences,
+intervals, Holm-corrected p-values); the CLI, the plots and the notebooks format them, each
+from the same methods here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._io import atomic_write_text
+from ..stats import collapse_reason, holm, mean_ci, paired_bootstrap
+from .config import ExperimentConfig
+
+ALPHA = 0.05
+"""Significance level of the Holm-corrected pairwise tests."""
+
+METHOD = (
+    "paired bootstrap over seeds and test sentences, Holm-corrected within each family "
+    f"(strategy pairs; pairs with a baseline), significant at p < {ALPHA:g}"
+)
+"""How the pairwise tests are done, in words (printed under tables and in figures)."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``a`` minus ``b`` in test accuracy, from :meth:`Results.compare`.
+
+    ``diff``, ``ci_low``, ``ci_high`` are accuracy fractions (0.01 = 1 point); ``p_holm`` is
+    Holm-corrected; ``collapsed`` names the sides with a collapsed run, whose difference
+    measures a training failure rather than the choice of layers.
+    """
+
+    a: str
+    b: str
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_holm: float
+    collapsed: tuple[str, ...] = ()
+
+    @property
+    def significant(self) -> bool:
+        return bool(self.p_holm < ALPHA)
+
+    def text(self) -> str:
+        """E.g. ``+2.1 points (95% CI +0.4 to +3.9; Holm p = 0.012, significant)``."""
+        word = "significant" if self.significant else "not significant"
+        note = ""
+        if self.collapsed:
+            note = f"; not a finding: {' and '.join(self.collapsed)} collapsed"
+        return (
+            f"{100 * self.diff:+.1f} points (95% CI {100 * self.ci_low:+.1f} to "
+            f"{100 * self.ci_high:+.1f}; Holm p = {self.p_holm:.3g}, {word}{note})"
+        )
+
+
+@dataclass
+class Results:
+    """The outcome of :func:`~distill_lib.experiment.compare_strategies`.
+
+    Attributes:
+        config: the experiment's config.
+        runs: one row per distilled student (strategy or baseline) and seed.
+        histories: one row per run and epoch (train loss and its terms, validation metrics).
+        teacher: the teacher's record (test metrics, cross-domain accuracies, history).
+        majority: the majority class and its test accuracy.
+        summary: one row per strategy/baseline (and the teacher and majority references):
+            mean, std, 95% CI over seeds, collapse count, and against the best strategy the
+            difference ``vs_best_diff`` and Holm p-value ``vs_best_p`` (NaN where not tested).
+        pairwise: every pair of students on the same seeds: ``diff`` (a - b), bootstrap CI,
+            ``p_value``, ``p_holm``, ``significant``, ``family``.
+        efficiency: parameters and measured inference latency of teacher and student.
+        output_dir: where the JSONs live.
+        layer_maps: teacher layers of each student name.
+    """
+
+    config: ExperimentConfig
+    runs: pd.DataFrame
+    histories: pd.DataFrame
+    teacher: dict[str, Any]
+    majority: dict[str, Any]
+    summary: pd.DataFrame
+    pairwise: pd.DataFrame
+    efficiency: dict[str, Any]
+    output_dir: Path
+    layer_maps: dict[str, list[int]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    """Run files of the config that were absent or damaged (only with ``partial=True``)."""
+
+    # -- who is best, who collapsed --------------------------------------------------------------
+
+    @property
+    def best(self) -> str | None:
+        """The strategy with the highest mean test accuracy (None without strategies)."""
+        rows = self.summary[self.summary["kind"] == "strategy"]
+        return None if rows.empty else str(rows.loc[rows["mean_accuracy"].idxmax(), "name"])
+
+    def collapsed_runs(self) -> pd.DataFrame:
+        """The student runs that predicted (almost) one class, with the reason."""
+        cols = ["name", "kind", "seed", "layers", "test_accuracy", "collapse_reason"]
+        return self.runs.loc[self.runs["collapsed"].astype(bool), cols]
+
+    def collapsed_names(self) -> list[str]:
+        """Strategies/baselines with at least one collapsed run."""
+        return list(dict.fromkeys(self.collapsed_runs()["name"]))
+
+    # -- pairs -----------------------------------------------------------------------------------
+
+    def compare(self, a: str, b: str) -> Comparison | None:
+        """``a`` minus ``b`` from the pairwise tests (None if they were not tested together)."""
+        pw = self.pairwise
+        collapsed = tuple(n for n in (a, b) if n in self.collapsed_names())
+        for x, y, sign in ((a, b, 1), (b, a, -1)):
+            hit = pw[(pw["a"] == x) & (pw["b"] == y)]
+            if len(hit):
+                r = hit.iloc[0]
+                low, high = sorted((sign * r["ci_low"], sign * r["ci_high"]))
+                return Comparison(a, b, sign * float(r["diff"]), low, high, float(r["p_holm"]),
+                                  collapsed)
+        return None
+
+    def significant_pairs(self) -> pd.DataFrame:
+        """Pairs that differ after Holm's correction, most significant first."""
+        return self.pairwise[self.pairwise["significant"].astype(bool)].sort_values("p_holm")
+
+    def pairwise_points(self) -> pd.DataFrame:
+        """The pairwise table in accuracy points, for people."""
+        table = self.pairwise.copy()
+        for col in ("diff", "ci_low", "ci_high"):
+            table[col] = 100 * table[col]
+        return table.rename(
+            columns={"diff": "a - b (points)", "ci_low": "CI low", "ci_high": "CI high"}
+        ).sort_values("p_holm")
+
+    def verdict_vs_best(self, name: str) -> str:
+        """``best``, ``n.s. (p=0.31)``, ``worse (p=0.004)``, or ``""`` (not tested)."""
+        row = self.summary[self.summary["name"] == name]
+        if row.empty or row["kind"].iloc[0] == "reference":
+            return ""
+        if name == self.best:
+            return "best"
+        p = float(row["vs_best_p"].iloc[0])
+        if math.isnan(p):
+            return "n/a"
+        return f"{'worse' if p < ALPHA else 'n.s.'} (p={p:.2g})"
+
+    # -- printing --------------------------------------------------------------------------------
+
+    def table(self, floatfmt: str = ".4f") -> str:
+        """The summary as a Markdown table, with teacher and majority rows."""
+        cols = ["name", "kind", "layers", "n_seeds", "mean_accuracy", "std", "ci_low",
+                "ci_high", "mean_macro_f1", "collapsed"]
+        frame = self.summary[cols].copy()
+        frame["layers"] = frame["layers"].map(lambda v: "" if v is None else str(v))
+        frame["vs_best"] = [self.verdict_vs_best(n) for n in frame["name"]]
+        return frame.to_markdown(index=False, floatfmt=floatfmt)
+
+    def pairwise_lines(self) -> list[str]:
+        """How many pairs differ, then one line per significant pair."""
+        pw = self.pairwise
+        if pw.empty:
+            return ["pairwise: no pairs to test (need two students on the same seeds)"]
+        strategy_pairs = pw[pw["family"] == "strategies"]
+        lines = [
+            f"pairwise: {int(pw['significant'].sum())} of {len(pw)} pairs differ significantly; "
+            f"between strategies: {int(strategy_pairs['significant'].sum())} of "
+            f"{len(strategy_pairs)} ({METHOD})"
+        ]
+        for _, row in self.significant_pairs().iterrows():
+            better, worse = (row["a"], row["b"]) if row["diff"] > 0 else (row["b"], row["a"])
+            c = self.compare(better, worse)
+            lines.append(f"  {better} - {worse}: {c.text() if c else ''}")
+        return lines
+
+    def collapse_lines(self) -> list[str]:
+        """One line if nothing collapsed, else one per collapsed run."""
+        collapsed = self.collapsed_runs()
+        if collapsed.empty:
+            return [f"collapse check: none of the {len(self.runs)} student runs collapsed"]
+        lines = [
+            f"collapse check: {len(collapsed)} of {len(self.runs)} student runs COLLAPSED "
+            "(comparisons involving them measure a training failure, not the layers):"
+        ]
+        for _, r in collapsed.iterrows():
+            lines.append(
+                f"  {r['name']} seed {r['seed']}: accuracy {r['test_accuracy']:.4f}, "
+                f"{r['collapse_reason']}"
+            )
+        return lines
+
+    def efficiency_lines(self) -> list[str]:
+        """Parameters and latency of teacher vs student, in words."""
+        eff = self.efficiency
+        if not eff:
+            return ["efficiency: not measured (measure_latency is off)"]
+        lines = [
+            f"efficiency: the {eff['student_layers']}-layer student has {eff['param_ratio']:.2f}x "
+            f"fewer parameters than the {eff['teacher_layers']}-layer teacher "
+            f"({eff['student_params'] / 1e6:.1f}M vs {eff['teacher_params'] / 1e6:.1f}M) and "
+            f"classifies a batch of {eff['batch_size']} sentences {eff['speedup']:.2f}x faster "
+            f"({1000 * eff['student_latency_s']:.1f} vs {1000 * eff['teacher_latency_s']:.1f} ms "
+            f"on {eff['device']})"
+        ]
+        layer_ratio = eff["teacher_layers"] / eff["student_layers"]
+        if eff["param_ratio"] < 0.8 * layer_ratio:
+            lines.append(
+                f"  (the layers shrank {layer_ratio:.1f}x but the parameters only "
+                f"{eff['param_ratio']:.2f}x: the embeddings, which every student keeps whole, are "
+                "a large share of a small model)"
+            )
+        return lines
+
+    def report(self) -> str:
+        """Everything the CLI prints after a comparison: table, tests, collapse, efficiency."""
+        c = self.config
+        head = (
+            f"## {c.task}: teacher {c.teacher} -> {c.student_layers} student layers, seeds "
+            f"{', '.join(map(str, c.seeds))}"
+        )
+        body = [*self.pairwise_lines(), *self.collapse_lines(), *self.efficiency_lines()]
+        if self.missing:
+            body.append(
+                f"incomplete: {len(self.missing)} run(s) missing or set aside (e.g. "
+                f"{self.missing[0]}); tests use only names with the same seeds. Run compare "
+                "again with the same options to redo them."
+            )
+        return "\n".join([head, "", self.table(), "", *body])
+
+    def save_tables(self) -> list[Path]:
+        """Write summary, pairwise and runs tables (CSV + Markdown) into ``output_dir``."""
+        written = []
+        for name, frame in (
+            ("summary", self.summary),
+            ("pairwise", self.pairwise),
+            ("runs", self.runs.drop(columns=["predictions"], errors="ignore")),
+        ):
+            written.append(
+                atomic_write_text(self.output_dir / f"{name}.csv", frame.to_csv(index=False))
+            )
+        written.append(atomic_write_text(self.output_dir / "summary.md", self.table() + "\n"))
+        return written
+
+
+def _reference_row(name: str, layers: Any, accuracy: float, f1: float, cross: dict) -> dict:
+    return {
+        "name": name,
+        "kind": "reference",
+        "layers": layers,
+        "n_seeds": 1,
+        "mean_accuracy": accuracy,
+        "std": math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "mean_macro_f1": f1,
+        "collapsed": 0,
+        **{f"accuracy[{d}]": v for d, v in cross.items()},
+    }
+
+
+def summarise(
+    config: ExperimentConfig,
+    records: list[dict[str, Any]],
+    teacher_record: dict[str, Any],
+    majority: dict[str, Any],
+    efficiency: dict[str, Any],
+    out: Path,
+) -> Results:
+    """Build :class:`Results` from run records (a pure function of the JSONs)."""
+    rows, history_rows = [], []
+    for r in records:
+        reason = collapse_reason(
+            r["test"]["predicted_counts"], r["test"]["accuracy"], majority["accuracy"]
+        )
+        row = {
+            "name": r["name"],
+            "kind": r["kind"],
+            "seed": r["seed"],
+            "layers": r["layers"],
+            "init": r["init"],
+            "test_accuracy": r["test"]["accuracy"],
+            "test_macro_f1": r["test"]["macro_f1"],
+            "test_loss": r["test"]["loss"],
+            "predicted_counts": r["test"]["predicted_counts"],
+            "positive_share": r["test"]["predicted_counts"][-1] / r["test"]["n"],
+            "collapsed": reason is not None,
+            "collapse_reason": reason or "",
+            "best_epoch": r["best_epoch"],
+            "seconds": r.get("seconds", math.nan),
+            "predictions": r["test"]["predictions"],
+        }
+        for domain, m in r.get("cross_domain", {}).items():
+            row[f"accuracy[{domain}]"] = m["accuracy"]
+        rows.append(row)
+        for h in r["history"]:
+            history_rows.append({"name": r["name"], "kind": r["kind"], "seed": r["seed"], **h})
+    runs = pd.DataFrame(rows)
+    histories = pd.DataFrame(history_rows)
+
+    names = list(dict.fromkeys(runs["name"])) if len(runs) else []
+    summary_rows = []
+    for name in names:
+        sub = runs[runs["name"] == name]
+        mean, std, low, high = mean_ci(sub["test_accuracy"])
+        row = {
+            "name": name,
+            "kind": sub["kind"].iloc[0],
+            "layers": "random" if sub["init"].iloc[0] == "random" else sub["layers"].iloc[0],
+            "n_seeds": len(sub),
+            "mean_accuracy": mean,
+            "std": std,
+            "ci_low": low,
+            "ci_high": high,
+            "mean_macro_f1": float(sub["test_macro_f1"].mean()),
+            "collapsed": int(sub["collapsed"].sum()),
+        }
+        for col in sub.columns:
+            if col.startswith("accuracy["):
+                row[col] = float(sub[col].mean())
+        summary_rows.append(row)
+    t = teacher_record
+    summary_rows.append(
+        _reference_row(
+            "teacher", t["layers"], t["test"]["accuracy"], t["test"]["macro_f1"],
+            {d: m["accuracy"] for d, m in t.get("cross_domain", {}).items()},
+        )
+    )
+    summary_rows.append(
+        _reference_row("majority", None, majority["accuracy"], math.nan, majority["cross_domain"])
+    )
+    summary = pd.DataFrame(summary_rows)
+
+    # paired bootstrap between every pair of students that share seeds and the test set
+    labels = np.asarray(majority["test_labels"])
+    correct = {
+        n: np.asarray(runs[runs["name"] == n].sort_values("seed")["predictions"].tolist()) == labels
+        for n in names
+    }
+    seeds_of = {n: tuple(sorted(runs[runs["name"] == n]["seed"])) for n in names}
+    kind_of = {n: runs[runs["name"] == n]["kind"].iloc[0] for n in names}
+    pair_rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if seeds_of[a] == seeds_of[b]:
+                res = paired_bootstrap(
+                    correct[a], correct[b], n_resamples=config.bootstrap_resamples
+                )
+                kinds = {kind_of[a], kind_of[b]}
+                family = "strategies" if kinds == {"strategy"} else "baselines"
+                pair_rows.append({"a": a, "b": b, "family": family, **res})
+    columns = ["a", "b", "family", "diff", "ci_low", "ci_high", "p_value"]
+    pairwise = pd.DataFrame(pair_rows, columns=columns)
+    # Holm's correction within each family: strategy-vs-strategy pairs (the question asked)
+    # and pairs involving a baseline (sanity checks), so adding baselines does not make the
+    # strategy comparisons more conservative.
+    pairwise["p_holm"] = np.nan
+    for _, index in pairwise.groupby("family").groups.items():
+        pairwise.loc[index, "p_holm"] = holm(pairwise.loc[index, "p_value"].tolist())
+    pairwise["significant"] = pairwise["p_holm"] < ALPHA
+
+    layer_maps = {n: list(runs[runs["name"] == n]["layers"].iloc[0]) for n in names}
+    results = Results(config, runs, histories, teacher_record, majority, summary, pairwise,
+                      efficiency, out, layer_maps)
+    # against the best strategy: difference and Holm p-value, as numbers
+    diffs, ps = [], []
+    for name in summary["name"]:
+        c = results.compare(results.best, name) if results.best and name != results.best else None
+        diffs.append(math.nan if c is None else -c.diff)
+        ps.append(math.nan if c is None else c.p_holm)
+    summary["vs_best_diff"] = diffs
+    summary["vs_best_p"] = ps
+    return results

