@@ -334,7 +334,8 @@ def cmd_presets(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         default = " (default)" if name == DEFAULT_PRESET else ""
         print(textwrap.fill(f"{name}{default}: {preset.description}", width=100,
                             subsequent_indent="  "))
-        print(f"  time: {preset.duration}")
+        print(textwrap.fill(f"time: {preset.duration}", width=100, initial_indent="  ",
+                            subsequent_indent="    "))
         print(f"  teacher {config.teacher} -> {config.student_layers} student layers")
         print(f"  task {config.task}: {sizes} sentences")
         print(f"  training: teacher {t.epochs} epoch(s) (lr {t.lr:g}, batch {t.batch_size}), "

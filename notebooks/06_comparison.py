@@ -227,6 +227,8 @@ worst = strategies.iloc[-1]
 n_seeds = int(best["n_seeds"])
 n_test = len(results.majority["test_labels"])
 teacher_acc = results.teacher["test"]["accuracy"]
+collapsed = results.collapsed_names()
+clean = strategies[~strategies["name"].isin(collapsed)]  # strategies without a collapsed run
 lines = []
 
 ci = (f"95% CI over {n_seeds} seeds {pct(best['ci_low'])} to {pct(best['ci_high'])}"
@@ -239,6 +241,13 @@ lines.append(
     f"The teacher scored {pct(teacher_acc)}, "
     f"{100 * (teacher_acc - best['mean_accuracy']):.1f} points above the best student."
 )
+if len(clean) < len(strategies) and len(clean) >= 2:
+    lines.append(
+        f"Strategies with a collapsed run ({', '.join(f'`{n}`' for n in names if n in collapsed)}) "
+        "have means pulled down by a training failure. Among the other "
+        f"{len(clean)}, the spread is "
+        f"{100 * (clean['mean_accuracy'].max() - clean['mean_accuracy'].min()):.1f} points."
+    )
 
 same, worse = [], []
 for name in names:
@@ -278,10 +287,12 @@ if c is not None:
         "90.77 (vanilla KD) for 6-layer BERT students on SST-2."
     )
 
-spread = 100 * (best["mean_accuracy"] - worst["mean_accuracy"])
+compared = clean if len(clean) >= 2 else strategies
+spread = 100 * (compared["mean_accuracy"].max() - compared["mean_accuracy"].min())
+which = "strategies without a collapsed run" if compared is clean and collapsed else "strategies"
 lines.append(
     f"**Compared with the literature.** Yu et al. (2025) find that *which* layers are matched "
-    f"moves SST-2 by at most about 2 points; our spread between strategies is {spread:.1f} "
+    f"moves SST-2 by at most about 2 points; our spread between {which} is {spread:.1f} "
     f"points ({'within' if spread <= 2 else 'larger than'} that range), with a different "
     "teacher, task and student depth, so this is a rough comparison. The gap between the best "
     "and the worst of several noisy means also overstates the true spread (the extremes are "
@@ -289,16 +300,20 @@ lines.append(
 )
 c = results.compare("first", "last")
 if c is not None:
-    agrees = "agrees" if c.diff > 0 else "does not agree"
+    if c.collapsed:
+        verdict = ("; with a collapsed run on one side, this measures a training failure and "
+                   "is no evidence either way.")
+    else:
+        agrees = "agrees" if c.diff > 0 else "does not agree"
+        verdict = f", which {agrees} in direction" + (
+            "." if c.significant else
+            ", but is not significant, so it neither confirms nor refutes their finding.")
     lines.append(
         "Wang et al. (2023) report that, for logit distillation, starting from the lower "
         f"teacher layers beats the higher ones (by up to 17.8 points on QNLI). Here `first` "
-        f"minus `last` is {c.text()}, which {agrees} in direction"
-        + ("." if c.significant else ", but is not significant, so it neither confirms nor "
-           "refutes their finding.")
+        f"minus `last` is {c.text()}{verdict}"
     )
 
-collapsed = results.collapsed_names()
 lines.append(
     "No run collapsed." if not collapsed else
     f"**Runs of {', '.join(f'`{n}`' for n in collapsed)} collapsed** (see the collapse check "

@@ -420,3 +420,21 @@ def test_check_teacher_on_a_reachable_hub(monkeypatch):
         check_teacher("owner/not-a-model")
     with pytest.raises(TeacherError, match="not a model on the Hub"):
         check_teacher("owner/typo")
+
+
+def test_the_fresh_head_is_the_same_in_every_process():
+    """The classifier head the checkpoint lacks is seeded: same call, same teacher."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch; from distill_lib import load_teacher; "
+        "torch.manual_seed(12345 if len(__import__('sys').argv) > 1 else 7); "
+        "m, _ = load_teacher('minilm-l6'); print(float(m.classifier.weight.sum()))"
+    )
+    a, b = (
+        subprocess.run([sys.executable, "-c", code, *extra], capture_output=True, text=True,
+                       check=True).stdout.strip()
+        for extra in ([], ["other"])
+    )
+    assert a == b

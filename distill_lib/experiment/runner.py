@@ -257,8 +257,9 @@ class Experiment:
             how = f"loaded from {folder}"
         else:
             with quiet_libraries():
-                teacher, self._tokenizer = load_teacher(config.teacher,
-                                                        num_labels=self._num_labels())
+                teacher, self._tokenizer = load_teacher(
+                    config.teacher, num_labels=self._num_labels(), seed=config.teacher_train.seed
+                )
             result = fine_tune(teacher, tokens, config.teacher_train.replace(
                 progress=self.progress), tokenizer=self._tokenizer)
             teacher, history = result.model, result.history

@@ -158,6 +158,7 @@ def load_teacher(
     dtype: torch.dtype | None = None,
     trust_remote_code: bool = False,
     progress: bool = True,
+    seed: int | None = 0,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a sequence-classification model and its tokenizer.
 
@@ -172,6 +173,8 @@ def load_teacher(
         trust_remote_code: passed to transformers; off by default, never turn it on for a
             checkpoint you have not read.
         progress: show the steps of a first fetch of ``"mpnet-base"``.
+        seed: seeds the weights the checkpoint lacks (the fresh classifier head), so the same
+            call gives the same teacher in every process; ``None`` leaves the global RNG alone.
 
     Returns:
         ``(model, tokenizer)``. Weights are read from safetensors only.
@@ -210,6 +213,8 @@ def load_teacher(
     }
     if dtype is not None:
         kwargs["dtype"] = dtype
+    if seed is not None:
+        torch.manual_seed(seed)  # the fresh head is drawn from torch's global generator
     model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
     return model, tokenizer
