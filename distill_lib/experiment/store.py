@@ -47,6 +47,10 @@ def train_key(config: TrainConfig) -> dict[str, Any]:
     out = config.to_dict()
     for k in ("progress", "output_dir", "eval_batch_size"):
         out.pop(k)
+    # Added after RUN_FORMAT 1: left out at the value that reproduces the older runs, so
+    # their keys (e.g. the committed classic run) stay valid.
+    if not out["cls_only_last_layer"]:
+        out.pop("cls_only_last_layer")
     return out
 
 
