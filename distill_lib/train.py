@@ -64,6 +64,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_scheduler
 
 from ._io import atomic_directory, atomic_write_json, cache_dir
 from .data import make_dataloader
+from .fast import cls_only_last_layer
 from .losses import (
     DistillationLoss,
     LossOutput,
@@ -406,11 +407,13 @@ def predict_logits(
     device: torch.device | None = None,
     progress: bool = False,
     desc: str = "predict",
+    cls_only: bool = True,
 ) -> Tensor:
     """Logits ``(len(dataset), num_labels)`` in the dataset's order, in float32 on the CPU.
 
     Batches are formed from length-sorted examples (less padding) and the rows are put back
-    in the original order.
+    in the original order. With ``cls_only`` the last layer computes only the token the
+    classifier reads (:mod:`distill_lib.fast`; same logits up to float rounding).
     """
     device = device or next(model.parameters()).device
     was_training = model.training
@@ -422,10 +425,11 @@ def predict_logits(
     )
     chunks = []
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=_bf16_ok(model, device))
-    for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
-        inputs = {k: v.to(device) for k, v in _model_inputs(batch).items()}
-        with autocast:
-            chunks.append(model(**inputs).logits.float().cpu())
+    with cls_only_last_layer(model, cls_only):
+        for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
+            inputs = {k: v.to(device) for k, v in _model_inputs(batch).items()}
+            with autocast:
+                chunks.append(model(**inputs).logits.float().cpu())
     model.train(was_training)
     logits = torch.cat(chunks) if chunks else torch.empty(0, model.config.num_labels)
     restored = torch.empty_like(logits)
@@ -587,8 +591,30 @@ def _train_loop(
     loss_step: LossStep,
     extra_modules: tuple[torch.nn.Module, ...] = (),
     on_device: Callable[[torch.device], None] | None = None,
+    cls_only: bool = False,
 ) -> TrainResult:
-    """Train ``model`` with ``loss_step`` for ``config.epochs``; keep the best epoch."""
+    """Train ``model`` with ``loss_step`` for ``config.epochs``; keep the best epoch.
+
+    ``cls_only``: the loss reads only the logits, so the last layer may compute the first
+    token alone (:mod:`distill_lib.fast`).
+    """
+    with cls_only_last_layer(model, cls_only):
+        return _train_epochs(
+            model, train_set, validation_set, config, tokenizer, loss_step, extra_modules,
+            on_device,
+        )
+
+
+def _train_epochs(
+    model: PreTrainedModel,
+    train_set: Dataset,
+    validation_set: Dataset,
+    config: TrainConfig,
+    tokenizer: PreTrainedTokenizerBase,
+    loss_step: LossStep,
+    extra_modules: tuple[torch.nn.Module, ...],
+    on_device: Callable[[torch.device], None] | None,
+) -> TrainResult:
     set_seed(config.seed)
     accelerator = make_accelerator(config)
     if on_device is not None:
@@ -745,7 +771,10 @@ def fine_tune(
         return LossOutput(loss, {"hard": float(loss.detach())})
 
     try:
-        return _train_loop(model, data["train"], data["validation"], config, tokenizer, loss_step)
+        return _train_loop(
+            model, data["train"], data["validation"], config, tokenizer, loss_step,
+            cls_only=config.cls_only_last_layer,
+        )
     except torch.OutOfMemoryError as err:
         raise RuntimeError(_oom_message(config)) from err
 
@@ -869,6 +898,7 @@ def _distill(
             loss_step,
             extra_modules=(loss_fn,),
             on_device=on_device,
+            cls_only=config.cls_only_last_layer and not every_step,
         )
     except torch.OutOfMemoryError as err:
         raise RuntimeError(_oom_message(config)) from err
