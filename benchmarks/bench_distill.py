@@ -97,6 +97,7 @@ from distill_lib import (
     tokenize,
 )
 from distill_lib._io import atomic_write_json
+from distill_lib.fast import cls_only_last_layer
 from distill_lib.losses import DistillationLoss, hard_label_loss, soft_target_loss
 from distill_lib.train import TrainConfig, distill, make_optimizer
 
@@ -152,6 +153,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--breakdown",
         action="store_true",
         help="time the parts of one step of each recipe, alternately (not part of the ratio)",
+    )
+    p.add_argument(
+        "--no-lever-runs",
+        action="store_true",
+        help="skip the extra distill_lib run with the full last layer (the lever's 'before')",
     )
     p.add_argument(
         "--json",
@@ -321,9 +327,18 @@ def analytic_step_flops(config, batch_shape: tuple[int, int]) -> int:
     return 3 * forward
 
 
-def student_step_rate(teacher, layers, batch, args) -> dict[str, Any]:
-    """FLOPs (FlopCounterMode) and median time of one student forward + loss + backward."""
+def student_step_rate(teacher, layers, batch, args, cls_only: bool = False) -> dict[str, Any]:
+    """FLOPs (FlopCounterMode) and median time of one student forward + loss + backward.
+
+    With ``cls_only`` the last layer computes the first token only (:mod:`distill_lib.fast`),
+    and the FLOPs counted are those that run then.
+    """
     student = make_student(teacher, layers)
+    with cls_only_last_layer(student, cls_only):
+        return _student_step_rate(student, teacher, batch, args)
+
+
+def _student_step_rate(student, teacher, batch, args) -> dict[str, Any]:
     labels = batch["labels"]
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     with torch.no_grad():
@@ -466,7 +481,9 @@ def step_breakdown(teacher, layers, batch_lib, batch_hf, args) -> dict[str, floa
 # The two runs
 
 
-def run_distill_lib(student, teacher, tokens, tokenizer, args) -> dict[str, Any]:
+def run_distill_lib(
+    student, teacher, tokens, tokenizer, args, cls_only: bool = True
+) -> dict[str, Any]:
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -475,6 +492,7 @@ def run_distill_lib(student, teacher, tokens, tokenizer, args) -> dict[str, Any]
         temperature=args.temperature,
         alpha=args.alpha,
         progress=False,
+        cls_only_last_layer=cls_only,
     )
     teacher_seconds: list[float] = []
     original = dtrain.teacher_logits
@@ -696,13 +714,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # --- student step FLOP/s vs matmul (also warms up the process for both runs) -------------
     batch = median_batch(loader_lib, args.batch_size)
-    step = student_step_rate(teacher, layers, batch, args)
+    step_full = student_step_rate(teacher, layers, batch, args, cls_only=False)
+    step = student_step_rate(teacher, layers, batch, args, cls_only=True)
     mm = matmul_gflops(args.matmul_size, args.matmul_repeats)
-    step["fwd_bwd_pct_of_matmul"] = 100 * step["fwd_bwd_gflops"] / mm["gflops"]
-    step["with_clip_adamw_pct_of_matmul"] = 100 * step["with_clip_adamw_gflops"] / mm["gflops"]
+    for s in (step, step_full):
+        s["fwd_bwd_pct_of_matmul"] = 100 * s["fwd_bwd_gflops"] / mm["gflops"]
+        s["with_clip_adamw_pct_of_matmul"] = 100 * s["with_clip_adamw_gflops"] / mm["gflops"]
     print(
         f"matmul {mm['n']}x{mm['n']} fp32: {mm['gflops']:.1f} GFLOP/s "
         f"(median {mm['median_s'] * 1e3:.1f} ms)"
+    )
+    print(
+        f"student step, full last layer: {step_full['flops'] / 1e9:.2f} GFLOP in "
+        f"{step_full['fwd_bwd_median_s'] * 1e3:.0f} ms = {step_full['fwd_bwd_gflops']:.1f} "
+        f"GFLOP/s = {step_full['fwd_bwd_pct_of_matmul']:.0f}% of matmul (closed form "
+        f"{step_full['flops_analytic'] / 1e9:.2f} GFLOP, "
+        f"{step_full['flops'] / step_full['flops_analytic']:.4f}x); first-token-only last "
+        f"layer (below): {step['flops'] / step_full['flops']:.3f}x the FLOPs, "
+        f"{step_full['fwd_bwd_median_s'] / step['fwd_bwd_median_s']:.2f}x faster"
     )
     arch = step["student"]
     print(
@@ -711,10 +740,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"= {step['fwd_bwd_gflops']:.1f} GFLOP/s = {step['fwd_bwd_pct_of_matmul']:.0f}% of matmul"
     )
     print(
-        f"  FLOPs counted by FlopCounterMode; closed form for L={arch['layers']}, "
-        f"H={arch['hidden']}, I={arch['intermediate']} ({arch['attn_implementation']} "
-        f"attention): {step['flops_analytic'] / 1e9:.2f} GFLOP "
-        f"({step['flops'] / step['flops_analytic']:.4f}x)"
+        f"  FLOPs counted by FlopCounterMode (L={arch['layers']}, H={arch['hidden']}, "
+        f"I={arch['intermediate']}, {arch['attn_implementation']} attention)"
     )
     print(
         f"  with grad clipping + AdamW step: {step['with_clip_adamw_median_s'] * 1e3:.0f} ms "
@@ -735,6 +762,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "padding": {"distill_lib": pad_lib, "hf_trainer": pad_hf},
         "matmul": mm,
         "student_step": step,
+        "student_step_full_last_layer": step_full,
         "step_breakdown_s": breakdown,
     }
     if args.only in ("both", "distill_lib"):
@@ -746,6 +774,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"teacher-logit pass {lib['teacher_logits_s']:.1f} s, training loop "
             f"{lib['train_loop_s']:.1f} s)  final-epoch train loss "
             f"{lib['final_epoch_train_loss']:.4f}; {_other(lib)}"
+        )
+    if args.only == "both" and not args.no_lever_runs:
+        student_full = make_student(teacher, layers)
+        full = run_distill_lib(student_full, teacher, tokens, tokenizer, args, cls_only=False)
+        results["distill_lib_full_last_layer"] = full
+        print(
+            f"distill_lib, full last layer (lever off): {full['examples_per_s']:.1f} examples/s "
+            f"({full['timed_s']:.1f} s timed)  final-epoch train loss "
+            f"{full['final_epoch_train_loss']:.4f}; {_other(full)}"
         )
     if args.only in ("both", "hf"):
         hf = run_hf_trainer(student_hf, teacher, tokens, tokenizer, args)
@@ -759,12 +796,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.only == "both":
         ratio = results["distill_lib"]["examples_per_s"] / results["hf_trainer"]["examples_per_s"]
         results["speedup"] = ratio
+        if "distill_lib_full_last_layer" in results:
+            before = results["distill_lib_full_last_layer"]["examples_per_s"]
+            results["speedup_full_last_layer"] = before / results["hf_trainer"]["examples_per_s"]
+            results["lever_cls_only_last_layer"] = results["distill_lib"]["examples_per_s"] / before
     results["benchmark_wall_s"] = time.perf_counter() - started
     print(f"whole benchmark: {results['benchmark_wall_s']:.0f} s wall")
     if args.json:
         store_results(args.json, args.pair, results)
         print(f"results written to {args.json} under {args.pair!r}")
     if args.only == "both":
+        if "lever_cls_only_last_layer" in results:
+            print(
+                f"lever, first-token-only last layer: {results['lever_cls_only_last_layer']:.2f}x "
+                f"(distill_lib with the full last layer / HF Trainer: "
+                f"{results['speedup_full_last_layer']:.2f}x)"
+            )
         print(f"speedup distill_lib / HF Trainer: {results['speedup']:.2f}x")
     return results
 

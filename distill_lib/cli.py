@@ -28,9 +28,12 @@ from . import experiment
 from ._io import quiet_libraries
 from .data import HUB_ALIASES, LOCAL_FORMATS, list_tasks
 from .experiment import BASELINES, DEFAULT_PRESET, PRESETS, ExperimentConfig
-from .experiment.runner import check_writable
-from .layers import ALIASES, STRATEGIES, select_layers
+from .layers import ALIASES, DATA_DRIVEN, STRATEGIES, select_layers
 from .teacher import TEACHERS
+
+# Only light modules above (no torch, transformers, datasets, pandas or scipy), so that --help,
+# `layers`, `tasks` and `presets` answer at once; `compare` and `report` import the heavy ones
+# (experiment.runner, experiment.results) when they run. tests/test_cli.py checks this.
 
 PROG = "distill-lib"
 ALL = "all"
@@ -209,6 +212,8 @@ def print_results(results: experiment.Results, args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``distill-lib compare``: check every option, then run or resume the comparison."""
+    from .experiment.runner import check_writable  # torch, transformers: only to compare
+
     try:
         config = build_config(args)
         n_teacher = experiment.validate(config)
@@ -246,6 +251,8 @@ def cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``distill-lib report``: print a finished comparison again, rewrite its tables and redraw
     its figures (no training, no network)."""
+    from .experiment.runner import check_writable
+
     try:
         if _figures_dir(args) is not None:
             check_writable(args.figures_dir, "--figures-dir")
@@ -278,6 +285,9 @@ def cmd_layers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             keeps = f"k distinct layers drawn at random with seed {args.seed} (--seed), sorted"
         aliases = ", ".join(a for a, target in ALIASES.items() if target == name) or "-"
         rows.append((name, layers, aliases, keeps))
+    for name, keeps in DATA_DRIVEN.items():
+        aliases = ", ".join(a for a, target in ALIASES.items() if target == name) or "-"
+        rows.append((name, "measured", aliases, keeps))
     print(textwrap.fill(
         f"{n}-layer teacher -> {k}-layer student (n = {n}, k = {k}; 0-indexed teacher layers; "
         "student layer i starts from teacher layer layers[i]):", width=100))
@@ -294,6 +304,13 @@ def cmd_layers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         "classifier). 'skip'/'alternate' = even (PKD-Skip), 'distilbert' = uniform. Pass any "
         "name or alias to `compare --strategies`, or an explicit map with `compare --layers "
         "0,2,5`.", width=100))
+    print()
+    print(textwrap.fill(
+        f"'measured': {', '.join(DATA_DRIVEN)} are chosen from measurements of the fine-tuned "
+        "teacher on the task's data (block influence and CKA on training sentences, drop "
+        "sensitivity on the validation split), so they have no fixed map; `compare "
+        "--strategies uniform,influence,cka-cover,drop` measures the teacher once and reports "
+        "the layers each picked (notebook 08).", width=100))
     for problem in problems:
         print(textwrap.fill(f"n/a {problem}", width=100, subsequent_indent="    "))
     return 0
@@ -433,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"sized defaults (default {DEFAULT_PRESET}): {', '.join(PRESETS)}")
     what = compare.add_argument_group("what to compare")
     what.add_argument("--strategies", type=_items, metavar="LIST",
-                      help=f"comma list of strategies: {', '.join(STRATEGIES)} or an alias "
+                      help=f"comma list of strategies: {', '.join(STRATEGIES)}; measured on "
+                      f"the teacher: {', '.join(DATA_DRIVEN)}; or an alias "
                       f"({', '.join(ALIASES)}); default: the preset's")
     what.add_argument("--layers", type=_ints, action="append", metavar="LIST",
                       help="an explicit map of 0-indexed teacher layers, e.g. 0,2,5; compared "

@@ -37,8 +37,19 @@ they mean here:
   and the PKD-Skip matching)
 * ``spread``, ``distilbert`` -> ``uniform``
 
-Data-driven choices (e.g. picking layers by probing accuracy) can be computed in a notebook
-and passed as an explicit list.
+Data-driven strategies are measured on the *fine-tuned* teacher (:mod:`distill_lib.selection`,
+notebook 08), so they have no fixed table:
+
+* ``influence``: the k layers that change their input most (block influence, ShortGPT);
+* ``cka-cover``: k layers whose representations are far apart (linear CKA), covering the
+  teacher's representations;
+* ``drop``: the k layers whose removal (identity in their place) hurts the teacher's
+  validation accuracy most.
+
+They need the measurements (``measured=``, from :func:`distill_lib.selection.measure_layers`);
+``compare --strategies influence,cka-cover,drop`` measures them once per teacher. Aliases:
+``block-influence`` -> ``influence``; ``cka`` -> ``cka-cover``; ``drop-sensitivity``,
+``layer-drop`` -> ``drop``.
 
 Checks. Depths must be ints between 1 and :data:`MAX_LAYERS` (1,000; the deepest encoders in
 use have 48 layers), so a typo such as ``n_teacher=10**14`` is a clear ``ValueError`` before
@@ -64,6 +75,15 @@ STRATEGIES: dict[str, str] = {
 }
 """The named strategies and what each keeps. An explicit list of indices is also accepted."""
 
+DATA_DRIVEN: dict[str, str] = {
+    "influence": "the k layers with the largest block influence, 1 - cos(layer input, layer "
+    "output), on training sentences",
+    "cka-cover": "k layers whose outputs are far apart in linear CKA on training sentences "
+    "(greedy max-min cover)",
+    "drop": "the k layers whose removal lowers the teacher's validation accuracy most",
+}
+"""Strategies chosen from measurements of the fine-tuned teacher (:mod:`distill_lib.selection`)."""
+
 ALIASES: dict[str, str] = {
     "top-k": "first",
     "lower": "first",
@@ -75,6 +95,10 @@ ALIASES: dict[str, str] = {
     "skip": "even",
     "spread": "uniform",
     "distilbert": "uniform",
+    "block-influence": "influence",
+    "cka": "cka-cover",
+    "drop-sensitivity": "drop",
+    "layer-drop": "drop",
 }
 """Other names found in papers, mapped to the positional name used here (see module docs)."""
 
@@ -88,13 +112,24 @@ def canonical_strategy(strategy: str) -> str:
     """Map a strategy name or alias to its positional name, e.g. ``"top-k"`` -> ``"first"``."""
     key = strategy.strip().lower().replace("_", "-")
     key = ALIASES.get(key, key)
-    if key not in STRATEGIES:
-        choices = ", ".join(STRATEGIES) + "; aliases: " + ", ".join(ALIASES)
+    if key not in STRATEGIES and key not in DATA_DRIVEN:
+        choices = (
+            ", ".join(STRATEGIES) + "; measured on the teacher: " + ", ".join(DATA_DRIVEN)
+            + "; aliases: " + ", ".join(ALIASES)
+        )
         raise ValueError(
             f"unknown layer strategy {strategy!r}. Choose one of: {choices}; "
             "or pass an explicit list of 0-indexed teacher layers such as [0, 5, 11]."
         )
     return key
+
+
+def is_data_driven(strategy: LayerSpec) -> bool:
+    """Whether ``strategy`` names a data-driven strategy (alias or not); False for lists."""
+    if not isinstance(strategy, str):
+        return False
+    key = strategy.strip().lower().replace("_", "-")
+    return ALIASES.get(key, key) in DATA_DRIVEN
 
 
 def _is_int(value: object) -> bool:
@@ -128,7 +163,12 @@ def _check_seed(seed: object) -> None:
 
 
 def select_layers(
-    strategy: LayerSpec, n_teacher: int, n_student: int, *, seed: int | None = None
+    strategy: LayerSpec,
+    n_teacher: int,
+    n_student: int,
+    *,
+    seed: int | None = None,
+    measured: dict | None = None,
 ) -> list[int]:
     """The 0-indexed teacher layers (ascending) that initialise an ``n_student``-layer student.
 
@@ -139,6 +179,8 @@ def select_layers(
         n_student: number of student layers (k), ``1 <= k <= n``.
         seed: random seed (an int or ``None``), used (and required for repeatability) by
             ``"random"`` only.
+        measured: for the data-driven strategies (:data:`DATA_DRIVEN`), the teacher's
+            measurements from :func:`distill_lib.selection.measure_layers`.
 
     Returns:
         ``k`` distinct indices in ``range(n_teacher)``, ascending.
@@ -156,6 +198,23 @@ def select_layers(
 
     name = canonical_strategy(strategy)
     n, k = int(n_teacher), int(n_student)
+    if name in DATA_DRIVEN:
+        if measured is None:
+            raise ValueError(
+                f"strategy {name!r} is measured on the fine-tuned teacher and its data, so it "
+                "needs the measurements: measured = distill_lib.measure_layers(teacher, "
+                "train_tokens, validation_tokens, tokenizer=tokenizer), then "
+                f"select_layers({name!r}, {n}, {k}, measured=measured) or "
+                f"make_student(teacher, {name!r}, n_student={k}, measured=measured); "
+                f"`distill-lib compare --strategies {name}` does this for you."
+            )
+        from .selection import choose_layers
+
+        if int(measured.get("n_layers", n)) != n:
+            raise ValueError(
+                f"the measurements are of a {measured['n_layers']}-layer teacher, not {n} layers"
+            )
+        return choose_layers(name, measured, k)
     if name == "first":
         return list(range(k))
     if name == "last":

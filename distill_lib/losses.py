@@ -27,12 +27,12 @@ The hyperparameters are checked by three small functions, the only place these r
 (:class:`distill_lib.train.TrainConfig` uses them too): :func:`check_temperature` (a finite
 number ``> 0``), :func:`check_alpha` (a number in ``[0, 1]``) and :func:`check_loss_weight`
 (a finite number ``>= 0``). Each rejects ``bool``, strings, ``nan`` and ``inf`` with a
-message naming the parameter, the value and the allowed range.
+message naming the parameter, the value and the allowed range. They live in the torch-free
+:mod:`distill_lib.loss_checks` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import check_layer_list
+from .loss_checks import check_alpha, check_loss_weight, check_temperature  # moved: torch-free
 
 __all__ = [
     "DistillationLoss",
@@ -58,49 +59,6 @@ __all__ = [
 
 #: A single tensor, or one tensor per matched layer.
 LayerTensors = Tensor | Sequence[Tensor]
-
-
-# --------------------------------------------------------------------------------------------
-# Checks of the hyperparameters (shared with TrainConfig)
-# --------------------------------------------------------------------------------------------
-
-
-def _real(value: Any, name: str, allowed: str) -> float:
-    """``value`` as a float if it is a finite real number (int, float or numpy), else raise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise ValueError(
-            f"{name} must be a number {allowed}, got {value!r} ({type(value).__name__})"
-        )
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
-    return number
-
-
-def check_temperature(value: Any, name: str = "temperature") -> float:
-    """``value`` as a float if it is a valid softmax temperature: a finite number ``> 0``."""
-    number = _real(value, name, "> 0")
-    if number <= 0:
-        raise ValueError(f"{name} must be > 0 (a finite positive number), got {value!r}")
-    return number
-
-
-def check_alpha(value: Any, name: str = "alpha") -> float:
-    """``value`` as a float if it is a valid soft-target weight: a number in ``[0, 1]``."""
-    number = _real(value, name, "between 0 and 1")
-    if not 0.0 <= number <= 1.0:
-        raise ValueError(f"{name} must be between 0 and 1 (inclusive), got {value!r}")
-    return number
-
-
-def check_loss_weight(value: Any, name: str) -> float:
-    """``value`` as a float if it is a valid loss weight: a finite number ``>= 0``."""
-    number = _real(value, name, ">= 0")
-    if number < 0:
-        raise ValueError(f"{name} must be >= 0 (0 turns the term off), got {value!r}")
-    return number
 
 
 # --------------------------------------------------------------------------------------------

@@ -49,6 +49,9 @@ PALETTE: dict[str, str] = {
     "even": "#9467bd",  # purple
     "uniform": "#17becf",  # cyan
     "random": "#8c564b",  # brown
+    "influence": "#bcbd22",  # olive (measured on the teacher)
+    "cka-cover": "#e377c2",  # pink (measured on the teacher)
+    "drop": "#d4a017",  # mustard (measured on the teacher)
     "random-init": "#7f7f7f",  # grey (baseline)
     "no-kd": "#4d4d4d",  # dark grey (baseline)
     "teacher": "#000000",  # black reference line
@@ -201,9 +204,11 @@ def _shape(results: Results) -> tuple[int | None, int | None]:
 
 
 def _vs_best_note(results: Results, name: str) -> str:
-    """``best``, ``p=0.004 *`` (Holm, significant) or ``n.s.``, from the numbers in summary."""
+    """``best``, ``p=0.004 *`` (Holm, significant), ``n.s.``, or no verdict for a collapse."""
     if name == results.best:
         return "best"
+    if name in results.collapsed_names() or results.best in results.collapsed_names():
+        return "collapsed:\nno verdict"
     row = results.summary[results.summary["name"] == name]
     if row.empty or "vs_best_p" not in row or pd.isna(row["vs_best_p"].iloc[0]):
         return ""
@@ -219,8 +224,8 @@ def accuracy_plot(
 ) -> Figure:
     """Final test accuracy per strategy and baseline: mean, 95% CI over seeds, every seed.
 
-    The mean and its Student-t 95% interval come from ``results.summary`` (``ci_low`` /
-    ``ci_high``; with one seed there is no interval and only the point is drawn). Each seed's
+    The mean and its 95% interval come from ``results.summary`` (``ci_low`` / ``ci_high``:
+    a percentile bootstrap over seeds and test sentences, always inside [0, 1]). Each seed's
     accuracy is a small dot; a collapsed run (``results.runs["collapsed"]``: predicts one
     class, or is not clearly above the majority class) is a red X, its name is red and the
     x-axis label lists it. Horizontal lines mark the teacher and the majority class.
@@ -339,7 +344,7 @@ def accuracy_plot(
             tick.set_color(COLLAPSED_COLOR)
             tick.set_fontweight("bold")
     ax.set_xlim(-0.6, len(rows) - 0.4)
-    # accuracies live in [0, 1]; a t interval from 2 seeds can reach past them, and is clipped
+    # accuracies live in [0, 1] (the bootstrap intervals too)
     lo = max(0.0, min(all_values))
     hi = min(1.0, max(all_values))
     pad = max(0.02, 0.08 * (hi - lo))
@@ -371,7 +376,7 @@ def accuracy_plot(
             color="#555555",
             markeredgecolor="black",
             markersize=8,
-            label="mean ± 95% CI over seeds (t)",
+            label="mean, 95% bootstrap interval (seeds × test sentences)",
         ),
         Line2D(
             [],
@@ -511,7 +516,7 @@ def layer_map_plot(
         figsize=(max(5.0, 0.55 * n_t + 2.8), 0.5 * len(rows) + 1.9), layout="constrained"
     )
     for r, label in enumerate(rows):
-        chosen = {layer: i for i, layer in enumerate(sorted(maps[label]))}
+        chosen = {layer: i for i, layer in enumerate(maps[label])}
         color = color_for(label.split(" (")[0])
         for c in range(n_t):
             filled = c in chosen
@@ -689,3 +694,165 @@ __all__ = [
     "plot_all",
     "save_figure",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data-driven layer selection (distill_lib.selection)
+
+"""Colours of the data-driven signals where :data:`PALETTE` has none."""
+_SIGNAL_PANELS = (
+    ("influence", "block influence", "1 - cos(layer input, output),\nmean over tokens"),
+    ("cka-cover", "1 - CKA(layer input, output)", "1 - linear CKA of\nmean-pooled sentences"),
+    ("drop", "accuracy drop when skipped", "validation accuracy:\nfull - without the layer"),
+)
+
+
+def plot_layer_scores(
+    measured: Mapping[str, Any],
+    chosen: Mapping[str, Sequence[int]] | None = None,
+    ax: Sequence[plt.Axes] | None = None,
+) -> Figure:
+    """The three layer-selection signals of a teacher, one bar per teacher layer.
+
+    Panels: block influence; ``1 - CKA`` between each layer's input and output (how much the
+    layer changes the mean-pooled sentence representations, a sentence-level counterpart of
+    block influence; the ``cka-cover`` choice itself uses all pairs, drawn by
+    :func:`plot_cka`); the validation accuracy drop when the layer is skipped.
+
+    Args:
+        measured: the dict of :func:`distill_lib.selection.measure_layers`.
+        chosen: ``{"influence": [...], "cka-cover": [...], "drop": [...]}`` (0-indexed
+            layers, e.g. from :func:`~distill_lib.selection.choose_layers`); each panel marks
+            its signal's layers with dark, outlined bars and a star. Other keys are ignored.
+        ax: three axes to draw into (default: a new figure with one row of three panels).
+
+    Returns:
+        The figure. Chosen bars have gid ``"chosen-layer"``, the others ``"layer"``.
+    """
+    from matplotlib.colors import to_rgba
+
+    cka = np.asarray(measured["cka"], dtype=float)
+    n = int(measured.get("n_layers", cka.shape[0] - 1))
+    values = {
+        "influence": np.asarray(measured["block_influence"], dtype=float),
+        "cka-cover": np.array([1.0 - cka[i + 1, i] for i in range(n)]),
+        "drop": np.asarray(measured["drop"]["accuracy_drop"], dtype=float),
+    }
+    if ax is None:
+        fig, axes = plt.subplots(
+            1, 3, figsize=(max(10.0, 1.1 * n + 5.0), 3.8), layout="constrained"
+        )
+        axes = list(axes)
+    else:
+        axes = list(np.ravel(np.asarray(ax, dtype=object)))
+        if len(axes) != 3:
+            raise ValueError(f"plot_layer_scores draws 3 panels; got {len(axes)} axes")
+        fig = axes[0].figure
+    chosen = chosen or {}
+    for a, (name, label, detail) in zip(axes, _SIGNAL_PANELS, strict=True):
+        vals = values[name]
+        picked = {int(i) for i in chosen.get(name, ())}
+        color = PALETTE[name]
+        bars = a.bar(
+            range(n),
+            vals,
+            color=[to_rgba(color, 1.0 if i in picked or not picked else 0.35) for i in range(n)],
+            edgecolor=["black" if i in picked else "none" for i in range(n)],
+            linewidth=1.2,
+        )
+        for i, bar in enumerate(bars):
+            bar.set_gid("chosen-layer" if i in picked else "layer")
+        span = float(np.ptp(np.append(vals, 0.0))) or 1.0
+        if picked:
+            xs = sorted(picked)
+            a.scatter(
+                xs,
+                [max(vals[i], 0.0) + 0.06 * span for i in xs],
+                marker="*",
+                s=90,
+                color="black",
+                zorder=3,
+                gid="chosen-star",
+            )
+            a.set_ylim(top=max(vals.max(), 0.0) + 0.15 * span)
+        a.axhline(0.0, color="#888888", linewidth=0.8)
+        a.set_xticks(range(n))
+        a.set_xticklabels([str(i) for i in range(n)])
+        a.set_xlabel("teacher layer (0 = nearest the embeddings)")
+        a.set_ylabel(detail)
+        title = f"{label}"
+        if name == "drop" and "full_accuracy" in measured["drop"]:
+            title += f"\n(full accuracy {measured['drop']['full_accuracy']:.3f})"
+        elif picked:
+            title += f"\n{name}: {sorted(picked)}"
+        a.set_title(title, fontsize=10)
+        a.grid(axis="y", alpha=0.3)
+    if ax is None:
+        sizes = []
+        if "calibration_size" in measured:
+            sizes.append(f"{measured['calibration_size']} training sentences")
+        if "validation_size" in measured:
+            sizes.append(f"{measured['validation_size']} validation sentences")
+        marks = (
+            "; dark bars and ★: chosen layers"
+            if any(chosen.get(s) for s, *_ in _SIGNAL_PANELS)
+            else ""
+        )
+        fig.suptitle(
+            f"Layer-selection signals of the {n}-layer teacher"
+            + (f" ({', '.join(sizes)})" if sizes else "")
+            + marks
+        )
+    return fig
+
+
+def plot_cka(
+    measured_or_matrix: Mapping[str, Any] | np.ndarray, ax: plt.Axes | None = None
+) -> Figure:
+    """Heatmap of linear CKA between the embeddings and every layer output.
+
+    Args:
+        measured_or_matrix: the dict of :func:`distill_lib.selection.measure_layers` or its
+            ``"cka"`` matrix, ``(n + 1, n + 1)``; row/column 0 is the embedding output, i + 1
+            the output of layer i (labelled ``"emb"``, ``"0"``, ``"1"``, ...).
+        ax: axes to draw into (default: a new figure).
+
+    Returns:
+        The figure. Bright blocks are runs of layers with similar representations; a
+        cover picks one layer per block.
+    """
+    is_dict = isinstance(measured_or_matrix, Mapping)
+    matrix = np.asarray(measured_or_matrix["cka"] if is_dict else measured_or_matrix, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:
+        raise ValueError(f"plot_cka needs a square (n + 1, n + 1) matrix, got {matrix.shape}")
+    size = matrix.shape[0]
+    labels = ["emb"] + [str(i) for i in range(size - 1)]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.5 * size + 2.8, 0.45 * size + 2.0), layout="constrained")
+    sns.heatmap(
+        matrix,
+        ax=ax,
+        vmin=0.0,
+        vmax=1.0,
+        cmap="viridis",
+        square=True,
+        annot=size <= 13,
+        fmt=".2f",
+        annot_kws={"fontsize": 7},
+        xticklabels=labels,
+        yticklabels=labels,
+        cbar_kws={"label": "linear CKA"},
+    )
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.set_xlabel("layer output (emb = embeddings, 0 = first layer)")
+    ax.set_ylabel("layer output")
+    pooling = measured_or_matrix.get("pooling") if is_dict else None
+    ax.set_title(
+        "Linear CKA between layer outputs"
+        + (f"\n(one vector per sentence: {pooling})" if pooling else ""),
+        fontsize=10,
+    )
+    return ax.figure
+
+
+__all__ += ["plot_cka", "plot_layer_scores"]

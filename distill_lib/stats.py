@@ -105,6 +105,44 @@ def paired_bootstrap(
     return {"diff": float(d.mean()), "ci_low": float(low), "ci_high": float(high), "p_value": p}
 
 
+def bootstrap_accuracy_ci(
+    correct: np.ndarray,
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of a mean accuracy, resampling seeds and test sentences.
+
+    The same two-level resampling as :func:`paired_bootstrap` (a seed is drawn, then the
+    test sentences), so it reflects both the run-to-run noise and the finite test set. Every
+    resampled value is an accuracy, so the interval always lies inside [0, 1], unlike a
+    Student-t interval from two or three seeds (which can reach below 0 or above 1).
+
+    Args:
+        correct: ``(n_seeds, n_examples)`` 0/1 array (or ``(n_examples,)`` for one run).
+
+    Returns:
+        ``(low, high)`` accuracy fractions.
+    """
+    _check_int("n_resamples", n_resamples, 1)
+    _check_int("seed", seed, 0)
+    _check_confidence(confidence)
+    c = np.asarray(correct, dtype=float)
+    if c.ndim == 1:
+        c = c[None]
+    if c.ndim != 2 or c.size == 0:
+        raise ValueError(f"correct must be a non-empty (n_seeds, n_examples) array, got {c.shape}")
+    n_seeds, n_examples = c.shape
+    rng = np.random.default_rng(seed)
+    example_w = rng.multinomial(n_examples, np.full(n_examples, 1 / n_examples), size=n_resamples)
+    seed_w = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
+    per_seed = c @ example_w.T / n_examples  # (S, B)
+    means = (seed_w.T * per_seed).sum(axis=0) / n_seeds  # (B,)
+    low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (controls the family-wise error over many pairs)."""
     p = np.asarray(p_values, dtype=float)

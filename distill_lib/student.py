@@ -106,6 +106,7 @@ def make_student(
     n_student: int | None = None,
     init: Literal["teacher", "random"] = "teacher",
     seed: int | None = None,
+    measured: dict | None = None,
 ) -> PreTrainedModel:
     """Return a new student whose layers are copies of the teacher layers ``layers``.
 
@@ -118,6 +119,8 @@ def make_student(
             ``"random"`` builds the same architecture with fresh random weights (the baseline
             that shows what copying is worth). The layer map is still recorded.
         seed: seeds the random initialisation (``init="random"``) and the ``random`` strategy.
+        measured: the teacher's measurements (:func:`distill_lib.selection.measure_layers`),
+            needed by the data-driven strategies ``influence``, ``cka-cover`` and ``drop``.
 
     Returns:
         A model of ``type(teacher)`` with ``len(layers)`` layers, on the teacher's device and
@@ -130,7 +133,7 @@ def make_student(
                 f"layers={layers!r} is a strategy name; also pass n_student=<student depth>, "
                 "or pass the layer indices themselves."
             )
-        chosen = select_layers(layers, n_teacher, n_student, seed=seed)
+        chosen = select_layers(layers, n_teacher, n_student, seed=seed, measured=measured)
         strategy = describe_strategy(layers)
     else:
         chosen = check_layer_list(layers, n_teacher, n_student)  # keeps the caller's order

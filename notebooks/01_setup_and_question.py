@@ -21,11 +21,48 @@
 # This notebook explains what knowledge distillation is and which question the whole series
 # asks: when a small *student* network is built from a big *teacher*, **which of the teacher's
 # layers should the student start from, and does the choice still matter after training?**
-# You will also install the package, pick a device and look at the offline data set that the
-# later notebooks train on.
+# It starts by installing the package (so that every later cell can import it), then picks a
+# device and looks at the offline data set that the later notebooks train on.
 #
 # *The Colab badges and the `REPO` variable below point at a placeholder GitHub address
 # (`distill-lib/distill_lib`); change them to the project's real address when it is published.*
+
+# %% [markdown]
+# ## Installing the package
+#
+# On your own machine, install it once from the repository folder with
+# `pip install -e ".[notebooks]"`. On Google Colab the cell below installs it from GitHub; it
+# does nothing anywhere else. If Colab asks you to restart the runtime after the install, do so
+# and run the notebook again from the top.
+
+# %%
+import sys
+
+IN_COLAB = "google.colab" in sys.modules
+# The address to change once the project is published (the Colab badges use it too):
+REPO = "https://github.com/distill-lib/distill_lib"
+if IN_COLAB:
+    from IPython import get_ipython
+
+    # the notebook line `%pip install -q "git+<REPO>"`, written so it can sit inside the `if`
+    get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
+print("running in Colab" if IN_COLAB else "not in Colab: using the installed distill_lib")
+
+# %% [markdown]
+# `quiet_notebook()` switches off what the libraries print for expected events (progress bars
+# that would freeze in a saved notebook, transformers' report on newly created weights); errors
+# still show.
+
+# %%
+import torch
+import transformers
+
+import distill_lib
+from distill_lib.notebook import quiet_notebook
+
+quiet_notebook()
+print(f"distill_lib {distill_lib.__version__}")
+print(f"torch {torch.__version__}, transformers {transformers.__version__}")
 
 # %% [markdown]
 # ## What is distillation?
@@ -107,43 +144,6 @@ plt.show()
 # | 05 strategies | distils one student per strategy, one seed | yes |
 # | 06 comparison | all strategies × seeds, baselines, statistics, analysis | yes |
 # | 07 the classic 12 -> 6 | a 12-layer teacher (MPNet, BERT-base size) -> 6 layers: a small run on a CPU, the full one on a GPU, and the committed CPU run's results | yes (small on a CPU) |
-
-# %% [markdown]
-# ## Installing the package
-#
-# On your own machine, install it once from the repository folder with
-# `pip install -e ".[notebooks]"`. On Google Colab the cell below installs it from GitHub; it
-# does nothing anywhere else. If Colab asks you to restart the runtime after the install, do so
-# and run the notebook again from the top.
-
-# %%
-import sys
-
-IN_COLAB = "google.colab" in sys.modules
-# The address to change once the project is published (the Colab badges use it too):
-REPO = "https://github.com/distill-lib/distill_lib"
-if IN_COLAB:
-    from IPython import get_ipython
-
-    # the notebook line `%pip install -q "git+<REPO>"`, written so it can sit inside the `if`
-    get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
-print("running in Colab" if IN_COLAB else "not in Colab: using the installed distill_lib")
-
-# %% [markdown]
-# `quiet_notebook()` switches off what the libraries print for expected events (progress bars
-# that would freeze in a saved notebook, transformers' report on newly created weights); errors
-# still show.
-
-# %%
-import torch
-import transformers
-
-import distill_lib
-from distill_lib.notebook import quiet_notebook
-
-quiet_notebook()
-print(f"distill_lib {distill_lib.__version__}")
-print(f"torch {torch.__version__}, transformers {transformers.__version__}")
 
 # %% [markdown]
 # ## Which device?
@@ -287,5 +287,23 @@ if TRY_HUB:
     print(sst2)
 
 # %% [markdown]
+# ## Try it yourself
+#
+# * **Another shape.** In the picture cell near the top, set `n_teacher, n_student = 12, 4`
+#   and, before running it, predict which teacher layers `uniform` copies. Expect
+#   `[0, 4, 7, 11]`: `uniform` always keeps the first and the last layer and rounds an even
+#   spread in between (`round(linspace(0, 11, 4))`, from 0, 3.67, 7.33, 11).
+# * **Sentences near the line.** From the histogram, guess what share of the training sentences
+#   has a mean rating within 0.5 of zero, then compute it with `(ratings.abs() < 0.5).mean()`.
+#   Expect a small share, about 5%: these are the sentences the raters disagreed on, and their
+#   labels could flip with another group of raters. No model can be sure about them, which is
+#   one reason no teacher reaches 100%.
+# * **Another kind of text.** Load a test-only set with `tweets = load_task("tweet-snippets")`
+#   and compute its positive share with `pd.Series(tweets["test"]["label"]).mean()`. Expect
+#   about 0.69, far from the movies' 50/50. The majority class of the movie training data is
+#   `negative` (4,260 of 8,454 sentences), so always answering it would be right for only about
+#   31% of the tweets: a model moved to new text meets a new mix of classes as well as a new
+#   style.
+#
 # **Next:** notebook 2 shows exactly which teacher layers each strategy copies, and proves
 # that the student's weights really are the teacher's.

@@ -63,8 +63,12 @@ quiet_notebook()  # no progress bars or load reports for expected events (see no
 #
 # * Teacher layers are numbered **from 0**, starting at the layer nearest the embeddings (the
 #   input) and ending with layer n-1, nearest the classifier (the output).
-# * `select_layers(strategy, n, k)` returns the k teacher layers, **ascending**:
-#   `layers[i]` is the teacher layer copied into student layer `i`.
+# * A layer map is a list: `layers[i]` is the teacher layer copied into student layer `i`.
+# * **The order rule.** `select_layers(strategy, n, k)` always returns the k teacher layers in
+#   ascending order, for a strategy name and for a list of your own alike. `make_student`
+#   uses a list you pass it as it is, in your order: `make_student(teacher, [5, 0])` puts
+#   teacher layer 5 first (next to the embeddings) and teacher layer 0 on top of it. Passing
+#   a list through `select_layers` first sorts it.
 #
 # The strategies, in the library's own words:
 
@@ -154,7 +158,8 @@ fig = layer_map_plot(6, 3)
 # %%
 # NBVAL_CHECK_OUTPUT
 for alias, target in ALIASES.items():
-    print(f"{alias:10s} means {target:8s} -> 12 -> 6: {select_layers(alias, 12, 6)}")
+    if target in STRATEGIES:  # the rules by position (notebook 08 lets the data choose)
+        print(f"{alias:10s} means {target:8s} -> 12 -> 6: {select_layers(alias, 12, 6)}")
 
 # %% [markdown]
 # Two more ways to choose:
@@ -168,7 +173,7 @@ for alias, target in ALIASES.items():
 # NBVAL_CHECK_OUTPUT
 print("random, seed 0:", select_layers("random", 12, 6, seed=0))
 print("random, seed 1:", select_layers("random", 12, 6, seed=1))
-print("explicit      :", select_layers([11, 0, 5], 12, 3), "(always returned in ascending order)")
+print("[11, 0, 5]    :", select_layers([11, 0, 5], 12, 3))
 for bad in ([0, 0, 5], [0, 5, 12]):
     try:
         select_layers(bad, 12, 3)
@@ -179,8 +184,8 @@ for bad in ([0, 0, 5], [0, 5, 12]):
 # ## Building a student: copying the layers
 #
 # `make_student(teacher, layers)` builds a new model of the teacher's class with `len(layers)`
-# layers and copies into it: the embeddings, the chosen layers (in that order), the pooler and
-# the classifier. The teacher itself is left untouched.
+# layers and copies into it: the embeddings, the chosen layers, the pooler and the classifier.
+# The teacher itself is left untouched.
 #
 # We use the offline teacher, MiniLM-L6 (6 layers). Loading it takes a few seconds. Its
 # classifier head is new and untrained (it is trained in notebook 4); the student copies it as
@@ -318,13 +323,13 @@ with torch.no_grad():
         print(f"{name}, same logits as the teacher: {same}")
 
 # %% [markdown]
-# ## Try it yourself
+# ## Build your own student
 #
 # Pick a strategy and a student depth, or type your own layers (e.g. `0,2,5`; they override
-# the strategy, and their order is kept, so `5,0` puts teacher layer 5 *below* layer 0). The
-# output shows the layer map and, for each student layer, the top-left 8×8 corner of its
-# attention **query** weight next to the teacher layer it came from: the two heatmaps of each
-# column are identical. (The widget needs a live kernel; below it the same function draws the
+# the strategy and go to `make_student` as typed, so the order rule at the top applies: try
+# `5,0`). The output shows the layer map and, for each student layer, the top-left 8×8 corner
+# of its attention **query** weight next to the teacher layer it came from: the two heatmaps of
+# each column are identical. (The widget needs a live kernel; below it the same function draws the
 # default choice, so the figures also show in a static view of the notebook.)
 
 # %%
@@ -342,7 +347,7 @@ def show_copy(strategy="uniform", custom="", k=3):
         print(f"cannot build that student: {err}")
         return
     print(f"{label}: student layer i <- teacher layer {layers}")
-    layer_map_plot(n_teacher, len(layers), {label: sorted(layers)})
+    layer_map_plot(n_teacher, len(layers), {label: layers})  # the map as given, not sorted
     plt.show()
     fig, axes = plt.subplots(2, len(layers), figsize=(2.3 * len(layers) + 0.8, 4.8), squeeze=False)
     for i, j in enumerate(layers):
@@ -365,9 +370,16 @@ def show_copy(strategy="uniform", custom="", k=3):
 import ipywidgets as widgets
 from IPython.display import display
 
-strategy_box = widgets.Dropdown(options=list(STRATEGIES), value="uniform", description="strategy")
-depth_box = widgets.IntSlider(value=3, min=1, max=n_teacher, description="student layers")
-custom_box = widgets.Text(value="", placeholder="e.g. 0,2,5", description="custom layers")
+label_width = {"description_width": "initial"}  # show the whole label, e.g. "student layers"
+strategy_box = widgets.Dropdown(
+    options=list(STRATEGIES), value="uniform", description="strategy", style=label_width
+)
+depth_box = widgets.IntSlider(
+    value=3, min=1, max=n_teacher, description="student layers", style=label_width
+)
+custom_box = widgets.Text(
+    value="", placeholder="e.g. 0,2,5", description="custom layers", style=label_width
+)
 output = widgets.interactive_output(
     show_copy, {"strategy": strategy_box, "custom": custom_box, "k": depth_box}
 )
@@ -385,5 +397,22 @@ show_copy("uniform", "", 3)
 #   student *starts* as a shortened teacher.
 # * Copying is only the starting point. Training changes every weight, which is why we must
 #   distil and measure before claiming that one choice is better.
+
+# %% [markdown]
+# ## Try it yourself
+#
+# * **A deeper teacher.** BERT-large has 24 layers. Before running
+#   `select_layers("uniform", 24, 6)`, predict what it returns. Expect `[0, 5, 9, 14, 18, 23]`:
+#   `uniform` keeps both ends and rounds an even spread, `round(linspace(0, 23, 6))`, from 0,
+#   4.6, 9.2, 13.8, 18.4, 23.
+# * **Impossible strategies.** Predict which strategies `layer_table(10, 6)` leaves out, then
+#   run it. Expect `odd` and `even` to be missing: a 10-layer teacher has only 5 odd-numbered
+#   and 5 even-numbered layers, one fewer than the student needs, while `first`, `last`,
+#   `uniform` and `random` can always pick 6 of 10.
+# * **Your own order.** Build `student = make_student(teacher, [5, 0])` and run
+#   `copy_report(teacher, student)`. Expect `layer_map(student)` to be `[5, 0]` and every tensor
+#   of student layer 0 to equal teacher layer 5 (the order rule at the top). Such a student is
+#   legal but unusual: its first layer was trained, inside the teacher, to read the output of
+#   teacher layer 4, not the embeddings.
 #
 # **Next:** notebook 3 looks at the loss the student is trained with.

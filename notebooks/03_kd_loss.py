@@ -318,5 +318,25 @@ plt.show()
 # Without the factor the gradient falls by orders of magnitude as T grows; with it, it stays
 # within the same range, comparable to the hard-label gradient. That is why `alpha` can be
 # read as "how much the student listens to the teacher", whatever T you choose.
+
+# %% [markdown]
+# ## Try it yourself
+#
+# * **Temperature and entropy.** Add `0.5` and `16` to `temperatures` in the first table and,
+#   before running it, predict how the *entropy* of each column changes. Compute it with
+#   `p = torch.softmax(logits / t, dim=-1)` and `float(-(p * p.log()).sum())`. Expect it to
+#   grow with T, from about 0.11 nats at T = 0.5 to about 1.60 at T = 16, and never to pass
+#   log 5 ≈ 1.61, the entropy of five equally likely classes: a high temperature spreads the
+#   teacher's probability over the wrong classes, a low one hides them.
+# * **Larger temperatures.** Add `32` and `64` to the temperatures of the gradient table.
+#   Expect the norm with T² to stay near 0.22 and the norm without it to keep falling about
+#   fourfold per doubling of T (to about 0.0002 and 0.00005): for large T the plain soft loss's
+#   gradient shrinks like 1/T², and the factor cancels exactly that.
+# * **The two ends of alpha.** Build `DistillationLoss(alpha=0.0)` and
+#   `DistillationLoss(alpha=1.0)` (the intermediate weights are 0 by default) and call each
+#   like `loss_fn` above, on `out_S, out_T` with the same labels and mask. Predict the totals
+#   first. Expect alpha = 0 to give exactly the `hard_label_loss` printed for the real batch,
+#   and alpha = 1 exactly the `soft_target_loss (T=2)`, because the total is
+#   `(1 - alpha) * hard + alpha * soft`.
 #
 # **Next:** notebook 4 fine-tunes the teacher, so that it has something worth teaching.

@@ -51,10 +51,10 @@ from distill_lib.stats import collapse_reason, majority_noise_margin
 #
 # `setup()` (from `distill_lib.notebook`, shared by notebooks 4-7) picks the run. Without a
 # CUDA GPU, or when the environment variable `DISTILL_LIB_QUICK=1` is set (as in CI), it
-# builds the small `quick` preset: a subset of the data and short training, sized so that the
-# whole comparison finishes in minutes on 2 CPU cores. With a GPU it builds the `standard`
-# preset: all the data, more seeds and the cross-domain test sets. Set `PRESET` to choose
-# another preset by name.
+# builds the small `quick` preset: a subset of the data and short training, sized for a CPU
+# (`distill-lib presets`, in a terminal, lists every preset with the time it took). With a GPU
+# it builds the `standard` preset: all the data, more seeds and the cross-domain test sets.
+# Set `PRESET` to choose another preset by name.
 #
 # The output folder is the one the command line uses (`distill-lib compare --preset quick`
 # writes `runs/quick`; from this folder that is `../runs/quick`), so the notebooks and the CLI
@@ -178,4 +178,30 @@ display(
 )
 
 # %% [markdown]
+# ## Try it yourself
+#
+# * **A larger test set.** Compute `majority_noise_margin(majority["accuracy"], 4 * test["n"])`
+#   and compare it with the margin printed above. Expect half of it: the margin of an accuracy
+#   shrinks like 1/sqrt(n), so four times as many test sentences halve it, and to halve it
+#   again you would need sixteen times as many.
+# * **Where the teacher goes wrong.** Are its mistakes the sentences people disagreed on? With
+#   `config.test_size` left at `None` (as in `quick` and `standard`) the test split is in the
+#   order of `load_task()`, so you can line up the ratings with the predictions:
+#
+#   ```python
+#   from distill_lib import load_task
+#
+#   strength = pd.Series(load_task(config.task)["test"]["rating"]).abs()
+#   wrong = pd.Series(test["predictions"]) != pd.Series(labels)
+#   strength.groupby(wrong).mean()   # mean |rating| of the right (False) and wrong (True) ones
+#   ```
+#
+#   Expect the wrong ones to sit closer to 0 on average: a mild sentence is harder to call, for
+#   people and for models. Look at a few of them and decide whether you agree with the label.
+# * **More data.** Set `PRESET = "standard"` in the parameters cell and run the notebook again:
+#   the teacher is fine-tuned on all 8,454 training sentences instead of a subset, with the
+#   settings `nb.describe()` prints (several minutes on a CPU). Look whether its test accuracy
+#   moves closer to the published BERT result; expect it to rise, because the same model sees
+#   more examples, but not by an amount anyone can promise in advance.
+#
 # **Next:** notebook 5 builds one student per layer strategy from this teacher and distils it.

@@ -52,10 +52,10 @@ from distill_lib.stats import collapse_reason, majority_noise_margin
 #
 # `setup()` (from `distill_lib.notebook`, shared by notebooks 4-7) picks the run. Without a
 # CUDA GPU, or when the environment variable `DISTILL_LIB_QUICK=1` is set (as in CI), it
-# builds the small `quick` preset: a subset of the data and short training, sized so that the
-# whole comparison finishes in minutes on 2 CPU cores. With a GPU it builds the `standard`
-# preset: all the data, more seeds and the cross-domain test sets. Set `PRESET` to choose
-# another preset by name.
+# builds the small `quick` preset: a subset of the data and short training, sized for a CPU
+# (`distill-lib presets`, in a terminal, lists every preset with the time it took). With a GPU
+# it builds the `standard` preset: all the data, more seeds and the cross-domain test sets.
+# Set `PRESET` to choose another preset by name.
 #
 # The output folder is the one the command line uses (`distill-lib compare --preset quick`
 # writes `runs/quick`; from this folder that is `../runs/quick`), so the notebooks and the CLI
@@ -120,9 +120,9 @@ fig = layer_map_plot(exp.n_teacher, config.student_layers, config.strategies)
 #
 # The function below shows one strategy: it runs (or loads) the student, plots its history
 # (training loss, validation loss and validation accuracy per epoch) and prints its test
-# results next to the teacher and the majority class. The `quick` preset distils for **one
-# epoch**, so each panel holds a single point (the end of that epoch), not a curve; with more
-# epochs (the `standard` preset has 2) the points are joined into learning curves.
+# results next to the teacher and the majority class. Each panel has one point per epoch of
+# distillation (`config.student_train.epochs`, printed by `nb.describe()` above), joined into a
+# line; with a single epoch a panel shows only where the student ended, not how it got there.
 
 # %%
 def show_strategy(strategy, seed=SEED):
@@ -250,5 +250,25 @@ display(
 )
 
 # %% [markdown]
+# ## Try it yourself
+#
+# * **Another seed.** Run `show_strategy("uniform", seed=1)` (it loads the student if notebook 6
+#   has trained it, else it trains one). Expect the same teacher layers and the same starting
+#   weights, the teacher's classifier head included: the seed changes only the dropout pattern
+#   and the order of the training batches. Look how far the test accuracy moves from seed 0 and
+#   compare the move with the ± margin printed under it.
+# * **A first layer that never read the embeddings.** In `last` and `even` the student's first
+#   layer is a teacher layer that was trained to read another layer's output; in `first`, `odd`
+#   and `uniform` it is teacher layer 0. Print the validation accuracy after the first epoch,
+#   `{s: r["history"][0]["val_accuracy"] for s, r in records.items()}`, and look whether `last`
+#   and `even` start lower. With one seed and this little training either outcome is possible;
+#   notebook 6 repeats it over several seeds.
+# * **What "collapsed" means.** Ask `collapse_reason` about a made-up student that always says
+#   `positive`: `collapse_reason([0, sum(true_counts)], true_counts[1] / sum(true_counts),
+#   majority["accuracy"])`. Expect a reason ("predicts class 1 for 100% of inputs"): such a
+#   student has learned nothing about sentences, whatever its layers. Then try the true label
+#   counts with an accuracy of 0.75, `collapse_reason(true_counts, 0.75, majority["accuracy"])`:
+#   expect `None`, no collapse.
+#
 # **Next:** notebook 6 runs all strategies with all seeds, adds the baselines (a randomly
 # initialised student and a student trained without distillation) and analyses the results.

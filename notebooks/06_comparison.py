@@ -38,22 +38,26 @@ if IN_COLAB:
     get_ipython().run_line_magic("pip", f'install -q "git+{REPO}"')
 
 # %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from distill_lib.experiment import compare_strategies
+from distill_lib.experiment import PRESETS, compare_strategies, load_results
 from distill_lib.layers import canonical_strategy
 from distill_lib.notebook import setup
-from distill_lib.plots import plot_all
+from distill_lib.plots import accuracy_plot, plot_all
 
 # %% [markdown]
 # ## Parameters
 #
 # `setup()` (from `distill_lib.notebook`, shared by notebooks 4-7) picks the run. Without a
 # CUDA GPU, or when the environment variable `DISTILL_LIB_QUICK=1` is set (as in CI), it
-# builds the small `quick` preset: a subset of the data and short training, sized so that the
-# whole comparison finishes in minutes on 2 CPU cores. With a GPU it builds the `standard`
-# preset: all the data, more seeds and the cross-domain test sets. Set `PRESET` to choose
-# another preset by name.
+# builds the small `quick` preset: a subset of the data and short training, sized for a CPU
+# (`distill-lib presets`, in a terminal, lists every preset with the time it took). With a GPU
+# it builds the `standard` preset: all the data, more seeds and the cross-domain test sets.
+# Set `PRESET` to choose another preset by name.
 #
 # The output folder is the one the command line uses (`distill-lib compare --preset quick`
 # writes `runs/quick`; from this folder that is `../runs/quick`), so the notebooks and the CLI
@@ -109,11 +113,13 @@ print("saved:", ", ".join(p.name for paths in figures.values() for p in paths))
 # %% [markdown]
 # **Learning curves.** Training loss, validation loss and validation accuracy per epoch, one
 # colour per strategy: the mean over seeds, with a band (or, for a single epoch, an error bar)
-# for the spread between seeds. Baselines are dashed with square markers. With several epochs,
-# look for strategies that start far apart and end close together: the head start of a good
-# initialisation can fade as training goes on. The `quick` preset distils for **one epoch**, so
-# there each strategy is a single point per panel: the figure shows where the students ended,
-# not how they got there.
+# for the spread between seeds. Baselines are dashed with square markers. Two things to look
+# for:
+#
+# * whether the strategies are far apart after the first epoch and closer together at the end:
+#   a good initialisation gives a head start, and training may or may not wear it down;
+# * whether the validation accuracy is still rising at the last epoch: if it is, the students
+#   were not finished, and the comparison partly measures how fast each start learns.
 
 # %%
 show_figure("learning_curves")
@@ -148,10 +154,10 @@ else:
 # ## The summary table
 #
 # `results.table()`: one row per strategy and baseline, then the teacher and the majority
-# class. The number of seeds, the mean test accuracy, its standard deviation and 95% interval
-# over seeds, the mean macro-F1, how many runs collapsed, and the verdict against the best
-# strategy (`best`; `n.s.` = not significantly different; `worse`; with the Holm-corrected
-# p-value).
+# class. The number of seeds, the mean test accuracy, its standard deviation over seeds, a 95%
+# interval of the mean (a bootstrap that resamples both the seeds and the test sentences), the
+# mean macro-F1, how many runs collapsed, and the verdict against the best strategy (`best`;
+# `n.s.` = not significantly different; `worse`; with the Holm-corrected p-value).
 
 # %%
 display(Markdown(results.table()))
@@ -231,8 +237,9 @@ collapsed = results.collapsed_names()
 clean = strategies[~strategies["name"].isin(collapsed)]  # strategies without a collapsed run
 lines = []
 
-ci = (f"95% CI over {n_seeds} seeds {pct(best['ci_low'])} to {pct(best['ci_high'])}"
-      if n_seeds > 1 else "a single seed, so no interval")
+seeds = f"{n_seeds} seed{'s' if n_seeds != 1 else ''}"
+ci = (f"95% interval {pct(best['ci_low'])} to {pct(best['ci_high'])}, from {seeds} and the "
+      "test sentences" if pd.notna(best["ci_low"]) else f"{seeds}, no interval")
 lines.append(
     f"**Best strategy: `{results.best}`** (teacher layers {best['layers']}) at "
     f"{pct(best['mean_accuracy'])} mean test accuracy ({ci}). The worst, `{worst['name']}`, "
@@ -322,6 +329,79 @@ lines.append(
 display(Markdown("\n\n".join(lines)))
 
 # %% [markdown]
+# ## What the full run found
+#
+# On a CPU this notebook runs the small `quick` preset: a subset of the training sentences,
+# few updates per student, few seeds. Its intervals are wide, a training failure is more
+# likely, and its ranking can change from one run to the next. It is there to show how the
+# comparison works, not to answer the question. The repository also holds a finished run of
+# the `standard` preset, `runs/standard`: its settings are printed below. `load_results`
+# rebuilds its results from the JSON files (no teacher, no data, no training). That run is the
+# one to draw conclusions from.
+
+# %%
+FULL = nb.root / "runs" / "standard"
+full = None
+if Path(config.output_dir) == FULL:
+    print("This notebook ran the standard preset itself: the results above are the full run.")
+else:
+    try:
+        full = load_results(FULL)
+    except FileNotFoundError as err:
+        print(f"no finished standard run to show: {str(err).split(';')[0]}.")
+        print(f"`distill-lib compare --preset standard` makes it ({PRESETS['standard'].duration}).")
+if full is not None:
+    print(full.config.describe())
+    print()
+    print(full.report())
+
+# %%
+if full is not None:
+    accuracy_plot(full)
+    plt.show()
+
+# %% [markdown]
+# The two runs side by side, written from their results:
+
+# %%
+def scale(r):
+    c = r.config
+    sentences = "all" if c.train_size is None else f"{c.train_size:,}"
+    epochs, seeds = c.student_train.epochs, len(c.seeds)
+    return (f"{sentences} training sentences, {epochs} epoch{'s' if epochs != 1 else ''} per "
+            f"student, {seeds} seed{'s' if seeds != 1 else ''}")
+
+
+def findings(r):
+    pairs = r.pairwise[r.pairwise["family"] == "strategies"]
+    collapsed = r.collapsed_runs()
+    return (f"best strategy `{r.best}`; {int(pairs['significant'].sum())} of {len(pairs)} "
+            f"strategy pairs differ significantly; {len(collapsed)} of {len(r.runs)} student "
+            "runs collapsed")
+
+
+def best_among(r, names):
+    rows = r.summary[(r.summary["kind"] == "strategy") & r.summary["name"].isin(names)]
+    return rows.loc[rows["mean_accuracy"].idxmax(), "name"]
+
+
+if full is not None:
+    shared = [n for n in results.summary.loc[results.summary["kind"] == "strategy", "name"]
+              if n in set(full.summary["name"])]
+    lines = [f"**This notebook's run** ({scale(results)}): {findings(results)}.",
+             f"**The full run** ({scale(full)}): {findings(full)}."]
+    if shared:
+        here, there = best_among(results, shared), best_among(full, shared)
+        lines.append(
+            f"Among the {len(shared)} strategies both runs compared, the best is `{here}` here "
+            f"and `{there}` in the full run"
+            + (" as well." if here == there else ": the small run picked another winner.")
+        )
+    lines.append("Where the two disagree, go by the full run: it trained each student on more "
+                 "sentences for more updates, so its verdicts rest on more evidence.")
+    display(Markdown("\n\n".join(lines)))
+
+# %% [markdown]
 # ## How to read a "not significant" difference
 #
 # * **Absence of evidence is not evidence of absence.** "Not significant" means *this run*
@@ -340,13 +420,30 @@ display(Markdown("\n\n".join(lines)))
 #   (same seeds, same sentences for both strategies) cancels the noise they share.
 # * **Many comparisons.** This run tests every pair of strategies and baselines; among that
 #   many pairs, one raw p-value below 0.05 is not surprising. Trust the Holm-corrected column.
+
+# %% [markdown]
+# ## Try it yourself
 #
-# ## Try next
+# * **Five seeds.** Run `more = compare_strategies(config.replace(seeds=[0, 1, 2, 3, 4]),
+#   progress=False)` (the finished runs are reused; only the new seeds are trained), then
+#   `display(Markdown(more.table()))` and `print("\n".join(more.pairwise_lines()))`. Look
+#   whether any verdict against the best strategy changes. Expect the intervals to narrow, but
+#   less than you might hope. They have two sources. The spread between seeds stays about the
+#   same as you add seeds, so its share of the uncertainty of a mean over s seeds shrinks
+#   roughly as 1/sqrt(s): from 3 to 5 seeds by a factor of sqrt(3/5) ≈ 0.77. The finite test
+#   set is the same sentences for every seed, so more seeds do not shrink its share; only more
+#   test sentences would. The more the seeds disagree, the more extra seeds help.
+# * **"Not significant" for whom?** Pick two strategies the test could not tell apart and print
+#   `results.compare(a, b).text()`. Decide whether they are practically equivalent if you only
+#   care about differences of 1 point, and if you care about 3 points. Expect the answer to
+#   depend on your threshold: they are equivalent for you only if the whole interval lies
+#   within ± your threshold; if it reaches beyond, this run was not precise enough to say.
+# * **A shallower student.** Predict the layer maps for 6 -> 2, then check them with notebook
+#   2's `layer_table(6, 2)`. Expect `first` [0, 1], `last` [4, 5], `odd` [0, 2], `even` [1, 3]
+#   and `uniform` [0, 5]. Then run `compare_strategies(config.replace(student_layers=2),
+#   progress=False)`. A 2-layer student keeps only a third of the teacher, so look whether
+#   which third it keeps matters more than it did for 3 layers; the run, not the expectation,
+#   decides.
 #
-# * More seeds: `compare_strategies(config.replace(seeds=[0, 1, 2, 3, 4]), progress=False)`.
-#   The finished runs are reused; only the new seeds are trained.
-# * Other student depths (`student_layers=2`), other strategies (`"random"` or an explicit list
-#   like `[0, 5]`), or intermediate-layer losses (`TrainConfig(hidden_weight=...)`): Wang et al.
-#   (2023) found attention transfer robust to the layer choice, unlike logit distillation.
-# * The classic 12 -> 6 experiment, with a 12-layer teacher of BERT-base size:
-#   [notebook 7](07_classic_12_to_6.ipynb).
+# **Next:** the classic 12 -> 6 experiment, with a 12-layer teacher of BERT-base size:
+# [notebook 7](07_classic_12_to_6.ipynb).

@@ -59,6 +59,7 @@ from IPython.display import Image, Markdown, display
 
 from distill_lib import STRATEGIES, TrainConfig, layer_table
 from distill_lib.experiment import (
+    PRESETS,
     ExperimentConfig,
     compare_strategies,
     load_results,
@@ -175,19 +176,17 @@ try:
 except FileNotFoundError as err:
     committed = None
     reason = str(err).split(";")[0]
-    print(f"not committed yet: {COMMITTED.as_posix()} holds no finished classic run ({reason}).")
-    print("It is made by `distill-lib compare --preset classic` (about an hour on 2 CPU cores).")
+    print(f"no finished classic run to show: {reason}.")
+    print(f"`distill-lib compare --preset classic` makes it ({PRESETS['classic'].duration}).")
 if committed is not None:
     print(committed.report())
 
 # %%
 png = nb.figures / "classic-accuracy.png"
-if png.exists():
+if committed is not None:
+    fig = accuracy_plot(committed)  # drawn from the same results as the report above
+elif png.exists():
     display(Image(filename=str(png)))
-elif committed is not None:
-    fig = accuracy_plot(committed)
-else:
-    print(f"{png.as_posix()}: not committed yet (written by the same command)")
 
 # %% [markdown]
 # ## What it says, next to the papers
@@ -266,3 +265,22 @@ if not nb.quick and config.task == "glue/sst2":
     published["ours"] = [round(100 * ours[n], 2) if n in ours else None
                          for n in published["our closest run"]]
 published
+
+# %% [markdown]
+# ## Try it yourself
+#
+# * **A 24-layer teacher.** BERT-large has 24 layers. Predict what `layer_table(24, 12)` gives
+#   before running it: which strategies are possible, and what does `uniform` keep? Expect all
+#   five named strategies to be possible (24 layers have 12 odd- and 12 even-numbered ones) and
+#   `uniform` to keep `[0, 2, 4, 6, 8, 10, 13, 15, 17, 19, 21, 23]`: the ideal spacing is
+#   23/11 ≈ 2.09, so rounding gives steps of 2 with one step of 3 in the middle.
+# * **Was training finished?** Show the committed run's learning curves,
+#   `display(Image(filename=str(nb.figures / "classic-learning_curves.png")))`, and look whether
+#   the validation accuracy of each strategy was still rising at the last epoch. Where it was,
+#   that student had not finished adapting, and its gap to the best strategy partly measures
+#   how far it had got; more training could change the gap, in either direction.
+# * **A second seed on a CPU.** Set `"seeds": [0, 1]` in `CI_VARIANT` and run the notebook
+#   again (two more small students, a few minutes). With one seed the paired bootstrap can only
+#   resample test sentences; with two it resamples the seeds too, so the run-to-run noise enters
+#   the test. Look whether the verdict between `first` and `uniform` survives; expect its
+#   interval to widen if the two seeds disagree.

@@ -162,6 +162,43 @@ def test_python_m_help() -> None:
     assert "compare" in result.stdout and "presets" in result.stdout
 
 
+HEAVY_MODULES = ("torch", "transformers", "accelerate", "datasets", "scipy", "pandas")
+"""Seconds to import on a small CPU; the light sub-commands must not import any of them."""
+
+_IMPORTED_HEAVY = f"""
+import contextlib, io, sys
+from distill_lib import cli
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    code = cli.main(sys.argv[1:])
+print(code, sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["layers", "--teacher-layers", "12", "--student-layers", "6"],
+        ["tasks"],
+        ["presets"],
+        ["compare", "--help"],
+        ["report", "--help"],
+    ],
+    ids=" ".join,
+)
+def test_light_commands_import_no_heavy_library(argv: list[str]) -> None:
+    # a fresh interpreter: this one has imported torch already. Timings are in benchmarks/.
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_HEAVY, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "[]"], result.stdout
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad options: one line on stderr, exit code 2, nothing trained or written
 

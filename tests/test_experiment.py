@@ -269,3 +269,46 @@ def test_presets_are_valid():
     assert ExperimentConfig.preset("quick", seeds=[3]).seeds == [3]
     with pytest.raises(ValueError, match="unknown preset"):
         ExperimentConfig.preset("huge")
+
+
+def test_data_driven_strategies_run_like_any_other(tiny_setup, tmp_path, cache):
+    """influence / cka-cover / drop: measured once on the teacher, stored, reported."""
+    config = _config(
+        tiny_setup, tmp_path / "out", baselines=[], seeds=[0],
+        strategies=["first", "uniform", "influence", "cka-cover", "drop"],
+        calibration_size=64,
+    )
+    lines: list[str] = []
+    results = compare_strategies(config, progress=False, log=lines.append)
+    assert {"influence", "cka-cover", "drop"} <= set(results.summary["name"])
+    scores = list((tmp_path / "out").glob("layer-scores-*.json"))
+    assert len(scores) == 1
+    measured = json.loads(scores[0].read_text())
+    assert measured["calibration_size"] == 64 and len(measured["block_influence"]) == 4
+    assert sum("teacher layers measured" in line for line in lines) == 1
+    fixed = {results.layer_maps[n] == results.layer_maps[m]
+             for n in ("first", "uniform") for m in ("influence",)}
+    for name in ("influence", "cka-cover", "drop"):
+        record = json.loads(
+            next((tmp_path / "out" / "runs").glob(f"{name}-seed0-*.json")).read_text()
+        )
+        assert record["selection"]["strategy"] == name
+        assert record["layers"] == results.layer_maps[name] and len(record["layers"]) == 2
+        same = [m for m in ("first", "uniform") if results.layer_maps[m] == record["layers"]]
+        assert record.get("same_as") == (same[0] if same else None)
+    assert fixed  # (the maps are whatever the tiny teacher gives; the checks above hold)
+
+    # A second comparison measures nothing and trains nothing.
+    lines.clear()
+    compare_strategies(config, progress=False, log=lines.append)
+    assert not any("measured" in line for line in lines)
+    assert any("every run was already on disk" in line for line in lines)
+
+
+def test_data_driven_strategy_without_measurements_says_what_it_needs():
+    from distill_lib import select_layers
+
+    with pytest.raises(ValueError, match="measured on the fine-tuned teacher"):
+        select_layers("influence", 6, 3)
+    with pytest.raises(ValueError, match="measure_layers"):
+        select_layers("block-influence", 6, 3)

@@ -15,7 +15,9 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from transformers import BertConfig, BertForSequenceClassification, SchedulerType, get_scheduler
 
 import distill_lib.train as train_mod
+from distill_lib import loss_checks, losses, train_config
 from distill_lib.data import tokenize
+from distill_lib.experiment import PRESETS
 from distill_lib.losses import DistillationLoss, LossOutput
 from distill_lib.metrics import classification_metrics
 from distill_lib.student import make_student
@@ -180,8 +182,19 @@ def test_train_config_accepts_and_normalises(name, value, stored):
 def test_every_train_config_field_has_exactly_one_rule():
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     assert set(train_mod._FIELD_RULES) == fields
-    for config in train_mod.PRESETS.values():
-        assert TrainConfig(**config.to_dict()) == config  # saved configs reload
+    for preset in PRESETS.values():
+        for config in preset.values.values():
+            if isinstance(config, TrainConfig):
+                assert TrainConfig(**config.to_dict()) == config  # saved configs reload
+
+
+def test_train_config_is_re_exported_where_it_was():
+    # TrainConfig and the loss checks live in torch-free modules; the old import paths still work
+    assert train_mod.TrainConfig is train_config.TrainConfig
+    assert train_mod._FIELD_RULES is train_config._FIELD_RULES
+    assert losses.check_temperature is loss_checks.check_temperature
+    assert losses.check_alpha is loss_checks.check_alpha
+    assert losses.check_loss_weight is loss_checks.check_loss_weight
 
 
 @pytest.mark.parametrize("name", SCHEDULERS)

@@ -16,8 +16,9 @@ One module per concern:
 ============  ================================================================================
 module        holds
 ============  ================================================================================
-``builtin``   the built-in tasks (:data:`TASKS`, :func:`list_tasks`): VADER's rated snippets,
-              their counts and their splits
+``registry``  the names ``--task`` accepts (:data:`TASKS`, :func:`list_tasks`,
+              :data:`HUB_ALIASES`, :data:`LOCAL_FORMATS`), importable without ``datasets``
+``builtin``   the built-in tasks: VADER's rated snippets, their counts and their splits
 ``vader``     fetching the vaderSentiment sdist from PyPI, its sha256 pin, reading the ground
               truth from the nested tarball
 ``hub``       Hugging Face Hub sets (:data:`HUB_ALIASES`), the fast "is the Hub there" check
@@ -32,22 +33,48 @@ module        holds
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-from datasets import DatasetDict
+from typing import TYPE_CHECKING, Any
 
 from distill_lib._io import quiet_datasets
 
-from . import hub
-from .batching import make_dataloader, tokenize
-from .builtin import TASKS, TaskInfo, _check_builtin, _load_builtin, list_tasks
-from .hub import HUB_ALIASES, _load_hub
-from .labels import DEFAULT_LABEL_NAMES
-from .local import LOCAL_FORMATS, _load_local
+from .registry import HUB_ALIASES, LOCAL_FORMATS, TASKS, TaskInfo, list_tasks
 from .splits import _SPLIT_SEED
 from .vader import VADER_SDIST_ENV
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
+
+    from .batching import make_dataloader, tokenize
+    from .labels import DEFAULT_LABEL_NAMES
+
+_LAZY: dict[str, str] = {
+    "DEFAULT_LABEL_NAMES": "labels",
+    "make_dataloader": "batching",
+    "tokenize": "batching",
+}
+"""Names imported on first use (PEP 562), with the loaders (:mod:`.builtin`, :mod:`.hub`,
+:mod:`.local`): they need ``datasets`` (and :mod:`.batching` torch), which the registry
+(:mod:`.registry`), and so ``distill-lib tasks``, does not."""
+_SUBMODULES = ("batching", "builtin", "cache", "hub", "labels", "local", "splits", "vader")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _SUBMODULES:  # ``distill_lib.data.hub`` without importing it first
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY, *_SUBMODULES])
 
 __all__ = [
     "DEFAULT_LABEL_NAMES",
@@ -131,6 +158,10 @@ def load_task(
     ConnectionError
         The Hub (for Hub names) or PyPI (first use of a built-in set) cannot be reached.
     """
+    from .builtin import _load_builtin
+    from .hub import _load_hub
+    from .local import _load_local
+
     if isinstance(name, Mapping):
         return _load_local(dict(name), text_column, label_column, label_names, seed)
     if isinstance(name, os.PathLike):
@@ -219,6 +250,8 @@ def check_task(
                 f"{name!r} is a built-in task with fixed columns; --text-column and "
                 "--label-column are for Hub sets and local files"
             )
+        from .builtin import _check_builtin
+
         _check_builtin(info, _SPLIT_SEED)
         return
     if _looks_local(name):
@@ -233,7 +266,9 @@ def check_task(
             load_task(str(path), text_column=text_column, label_column=label_column)
         return
     if "/" in name or name.lower() in HUB_ALIASES:
-        hub._check_hub(name, text_column, label_column, option=option)
+        from .hub import _check_hub
+
+        _check_hub(name, text_column, label_column, option=option)
         return
     raise ValueError(
         f"unknown {option} {name!r}: not a built-in task ({', '.join(TASKS)}), not an existing "

@@ -39,7 +39,6 @@ call loads them from disk in well under a second and needs no network.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -50,6 +49,7 @@ from distill_lib._io import cache_dir
 
 from .cache import _PREP_VERSION, _load_cached, _save_cached
 from .labels import DEFAULT_LABEL_NAMES, _features
+from .registry import TASKS, TaskInfo, list_tasks  # moved there (no datasets import)
 from .splits import _stratified_split
 from .vader import (
     _VADER_CITATION,
@@ -64,74 +64,6 @@ from .vader import (
 __all__ = ["TASKS", "TaskInfo", "list_tasks"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    """A built-in, offline task.
-
-    Attributes
-    ----------
-    name : str
-        The name to pass to :func:`load_task`.
-    description : str
-        One line for people.
-    member : str
-        The ground-truth file inside ``hutto_ICWSM_2014.tar.gz``.
-    test_only : bool
-        True for the cross-domain evaluation sets (only a ``test`` split).
-    """
-
-    name: str
-    description: str
-    member: str
-    test_only: bool
-
-
-TASKS: dict[str, TaskInfo] = {
-    info.name: info
-    for info in (
-        TaskInfo(
-            "movie-snippets",
-            "10,568 movie-review sentences (rottentomatoes.com, Pang & Lee 2005) with mean human "
-            "ratings from VADER's ground truth; train/validation/test 8,454/1,057/1,057 (default).",
-            "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt",
-            False,
-        ),
-        TaskInfo(
-            "amazon-snippets",
-            "3,610 sentences from 309 Amazon product reviews with mean human ratings; test only "
-            "(cross-domain evaluation).",
-            "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",
-            True,
-        ),
-        TaskInfo(
-            "nyt-snippets",
-            "4,946 sentences from 500 New York Times opinion editorials with mean human ratings; "
-            "test only (cross-domain evaluation).",
-            "hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt",
-            True,
-        ),
-        TaskInfo(
-            "tweet-snippets",
-            "4,196 tweets with mean human ratings; test only (cross-domain evaluation).",
-            "hutto_ICWSM_2014/tweets_GroundTruth.txt",
-            True,
-        ),
-    )
-}
-"""The built-in offline tasks, by name."""
-
-
-def list_tasks() -> dict[str, str]:
-    """The built-in offline tasks and a one-line description of each.
-
-    Returns
-    -------
-    dict[str, str]
-        Task name (for :func:`load_task`) -> description.
-    """
-    return {name: info.description for name, info in TASKS.items()}
 
 
 def _prepared_path(info: TaskInfo, seed: int) -> Path:

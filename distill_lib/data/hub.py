@@ -27,6 +27,7 @@ from distill_lib._io import cache_dir
 
 from .cache import _PREP_VERSION, _load_cached, _save_cached
 from .labels import _extract, _label_ids, _to_dataset_dict
+from .registry import HUB_ALIASES  # moved there (no datasets import)
 from .splits import _SPLIT_SEED, _SPLITS, _complete_splits
 
 __all__ = ["HUB_ALIASES"]
@@ -38,14 +39,6 @@ _OFFLINE_HINT = (  # the end of every "needs the Hub" error of load_task
     "once, or DISTILL_LIB_VADER_SDIST=/path/to/vaderSentiment-3.3.2.tar.gz), or a local file: "
     'load_task("reviews.csv", text_column=..., label_column=...).'
 )
-
-HUB_ALIASES: dict[str, tuple[str, str | None, str, str]] = {
-    "glue/sst2": ("nyu-mll/glue", "sst2", "sentence", "label"),
-    "sst2": ("nyu-mll/glue", "sst2", "sentence", "label"),
-    "rotten_tomatoes": ("cornell-movie-review-data/rotten_tomatoes", None, "text", "label"),
-    "imdb": ("stanfordnlp/imdb", None, "text", "label"),
-}
-"""Known Hub sets: name -> (Hub repository, config, text column, label column)."""
 
 
 def _hub_reachable(repo: str, timeout: float = 5.0) -> str | None:

@@ -23,18 +23,11 @@ from datasets import Dataset, DatasetDict
 from distill_lib._io import cache_dir, quiet_datasets
 
 from .labels import _extract, _label_ids, _to_dataset_dict
+from .registry import LOCAL_FORMATS  # moved there (no datasets import)
 from .splits import _SPLITS, _complete_splits
 
 __all__ = ["LOCAL_FORMATS"]
 
-LOCAL_FORMATS: dict[str, tuple[str, dict[str, str]]] = {
-    ".csv": ("csv", {}),
-    ".tsv": ("csv", {"delimiter": "\t"}),
-    ".json": ("json", {}),
-    ".jsonl": ("json", {}),
-    ".parquet": ("parquet", {}),
-}
-"""Supported suffixes -> (``datasets`` builder, its options)."""
 _TEXT_FORMATS = {".csv", ".tsv", ".json", ".jsonl"}
 
 

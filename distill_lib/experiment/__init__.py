@@ -14,13 +14,42 @@ or from a shell: ``distill-lib compare --preset quick``. The pieces, one idea ea
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .config import BASELINES, DEFAULT_PRESET, PRESETS, ExperimentConfig, Preset
-from .results import METHOD, Comparison, Results, summarise
-from .runner import Experiment, compare_strategies, validate
 from .store import RUN_FORMAT, Job, RunStore, check_teacher_record, plan
+
+if TYPE_CHECKING:
+    from .results import METHOD, Comparison, Results, summarise
+    from .runner import Experiment, compare_strategies, validate
+
+_LAZY: dict[str, str] = {
+    "METHOD": "results",
+    "Comparison": "results",
+    "Results": "results",
+    "summarise": "results",
+    "Experiment": "runner",
+    "compare_strategies": "runner",
+    "validate": "runner",
+}
+"""Names imported on first use (PEP 562): :mod:`.runner` needs torch, transformers and datasets,
+:mod:`.results` pandas and scipy. :mod:`.config` and :mod:`.store` need none of them, so
+``distill-lib presets`` and the help texts stay fast."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 def load_results(output_dir: str | Path, *, partial: bool = False, log=print) -> Results:
@@ -37,6 +66,8 @@ def load_results(output_dir: str | Path, *, partial: bool = False, log=print) ->
         FileNotFoundError: the folder holds no comparison, or (unless ``partial``) some runs
             are not finished.
     """
+    from .results import summarise  # pandas and scipy: only when results are summarised
+
     store = RunStore(output_dir, log=log)
     try:
         config = ExperimentConfig(**json.loads(store.config_path.read_text()))

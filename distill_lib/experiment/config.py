@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..layers import canonical_strategy, describe_strategy
-from ..train import TrainConfig
+from ..train_config import MAX_SEED, TrainConfig
 
 BASELINES: dict[str, str] = {
     "majority": "always predicts the most frequent training class",
@@ -22,8 +22,6 @@ BASELINES: dict[str, str] = {
 }
 """Baselines that can be added to a comparison."""
 
-MAX_SEED = 2**32 - 1
-"""Seeds feed numpy's and torch's generators, which take 32-bit unsigned integers."""
 
 
 def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -68,15 +66,21 @@ class ExperimentConfig:
     """Test-only sets to evaluate every model on as well, e.g. ``["tweet-snippets"]``."""
     cross_domain_size: int | None = 1000
     """Evaluate on this many sentences of each cross-domain set (a fixed subset); None: all."""
+    calibration_size: int = 512
+    """Training sentences (a fixed subset) on which the data-driven strategies measure the
+    teacher's layers (block influence, CKA); ``drop`` uses the validation split."""
     output_dir: str = "runs/standard"
     bootstrap_resamples: int = 2000
     measure_latency: bool = True
 
     def __post_init__(self) -> None:
+        # A config.json written before `cls_only_last_layer` existed trained the full layer.
         if isinstance(self.teacher_train, dict):
-            self.teacher_train = TrainConfig(**self.teacher_train)
+            self.teacher_train = TrainConfig(**{"cls_only_last_layer": False,
+                                                **self.teacher_train})
         if isinstance(self.student_train, dict):
-            self.student_train = TrainConfig(**self.student_train)
+            self.student_train = TrainConfig(**{"cls_only_last_layer": False,
+                                                **self.student_train})
         for name in ("teacher", "task", "output_dir"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
@@ -121,6 +125,7 @@ class ExperimentConfig:
         _int("student_layers", self.student_layers, 1)
         _int("max_length", self.max_length, 8)
         _int("bootstrap_resamples", self.bootstrap_resamples, 100)
+        _int("calibration_size", self.calibration_size, 8)
         for name in ("train_size", "validation_size", "test_size", "cross_domain_size"):
             value = getattr(self, name)
             if value is not None:
@@ -154,13 +159,18 @@ class ExperimentConfig:
                 f"teacher {self.teacher}, task {self.task}, {self.student_layers}-layer students",
                 f"  sentences used: {sizes}",
                 f"  strategies {self.strategies}, seeds {self.seeds}, baselines {self.baselines}",
-                f"  teacher fine-tuning: {tt.epochs} epochs, batch {tt.batch_size}, lr {tt.lr:g}",
-                f"  student distillation: {st.epochs} epochs, batch {st.batch_size}, lr {st.lr:g}, "
+                f"  teacher fine-tuning: {_epochs(tt.epochs)}, batch {tt.batch_size}, lr {tt.lr:g}",
+                f"  student distillation: {_epochs(st.epochs)}, batch {st.batch_size}, "
+                f"lr {st.lr:g}, "
                 f"temperature {st.temperature:g}, alpha {st.alpha:g}",
                 f"  cross-domain test sets: {', '.join(self.cross_domain) or 'none'}",
                 f"  output folder: {self.output_dir}",
             ]
         )
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
 @dataclass(frozen=True)
@@ -181,27 +191,31 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
-        "the offline default: MiniLM-L6 teacher -> 3 layers on 1,000 movie snippets, 2 seeds",
-        "about 6-7 minutes on 2 CPU cores (measured)",
+        "the offline default: MiniLM-L6 teacher -> 3 layers on 500 movie snippets, 3 seeds, 2 "
+        "epochs (the five fixed strategies and both student baselines)",
+        "about 5-6 minutes on 2 CPU cores (measured: see README, Speed)",
         {
             "output_dir": "runs/quick",
-            "seeds": [0, 1],
-            "train_size": 1000,
-            "validation_size": 500,
+            "seeds": [0, 1, 2],
+            "train_size": 500,
+            "validation_size": 250,
             "teacher_train": TrainConfig(epochs=2, lr=1e-4),
-            # batch 16 so that one epoch on 1,000 sentences still gives 63 updates
-            "student_train": TrainConfig(epochs=1, batch_size=16, lr=1e-4),
+            # batch 16: 32 updates per epoch on 500 sentences, 64 in all
+            "student_train": TrainConfig(epochs=2, batch_size=16, lr=1e-4),
         },
     ),
     "standard": Preset(
         "offline, MiniLM-L6 -> 3 layers on all 8,454 movie-snippet training sentences, 3 seeds, "
-        "and the three cross-domain test sets",
-        "about 70 minutes on 2 idle CPU cores (measured: 97 minutes while sharing the CPU)",
+        "the five fixed and the three data-driven strategies, and the three cross-domain test "
+        "sets; students train one epoch (265 updates; the 2-epoch version took 70-97 minutes)",
+        "about 45 minutes on 2 CPU cores (measured: see README, Speed)",
         {
             "output_dir": "runs/standard",
             "seeds": [0, 1, 2],
+            "strategies": ["first", "last", "odd", "even", "uniform", "influence", "cka-cover",
+                           "drop"],
             "teacher_train": TrainConfig(epochs=2, lr=5e-5),
-            "student_train": TrainConfig(epochs=2, lr=1e-4),
+            "student_train": TrainConfig(epochs=1, lr=1e-4),
             "cross_domain": ["amazon-snippets", "nyt-snippets", "tweet-snippets"],
         },
     ),

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_write_text
-from ..stats import collapse_reason, holm, mean_ci, paired_bootstrap
+from ..stats import bootstrap_accuracy_ci, collapse_reason, holm, mean_ci, paired_bootstrap
 from .config import ExperimentConfig
 
 ALPHA = 0.05
@@ -29,6 +29,12 @@ METHOD = (
     f"(strategy pairs; pairs with a baseline), significant at p < {ALPHA:g}"
 )
 """How the pairwise tests are done, in words (printed under tables and in figures)."""
+
+CI_METHOD = (
+    "95% interval: percentile bootstrap over seeds and test sentences (inside [0, 1] by "
+    "construction)"
+)
+"""How ``ci_low``/``ci_high`` of the summary are computed, in words (tables, figures)."""
 
 
 @dataclass(frozen=True)
@@ -52,15 +58,32 @@ class Comparison:
     def significant(self) -> bool:
         return bool(self.p_holm < ALPHA)
 
-    def text(self) -> str:
-        """E.g. ``+2.1 points (95% CI +0.4 to +3.9; Holm p = 0.012, significant)``."""
-        word = "significant" if self.significant else "not significant"
-        note = ""
+    @property
+    def verdict(self) -> str:
+        """``beats``, ``loses to``, ``ties with`` (no significant difference), or
+        ``no verdict against`` when a side collapsed: how ``a`` did against ``b``."""
         if self.collapsed:
-            note = f"; not a finding: {' and '.join(self.collapsed)} collapsed"
+            return "no verdict against"
+        if not self.significant:
+            return "ties with"
+        return "beats" if self.diff > 0 else "loses to"
+
+    def text(self) -> str:
+        """E.g. ``+2.1 points (95% CI +0.4 to +3.9; Holm p = 0.012, significant)``.
+
+        With a collapsed side the difference is not reported as a finding: the text says
+        which side collapsed and that the number measures a training failure.
+        """
+        if self.collapsed:
+            return (
+                f"no finding: {' and '.join(self.collapsed)} collapsed in at least one seed, "
+                f"so the difference ({100 * self.diff:+.1f} points) measures a training "
+                "failure, not the layers"
+            )
+        word = "significant" if self.significant else "not significant"
         return (
             f"{100 * self.diff:+.1f} points (95% CI {100 * self.ci_low:+.1f} to "
-            f"{100 * self.ci_high:+.1f}; Holm p = {self.p_holm:.3g}, {word}{note})"
+            f"{100 * self.ci_high:+.1f}; Holm p = {self.p_holm:.3g}, {word})"
         )
 
 
@@ -75,7 +98,8 @@ class Results:
         teacher: the teacher's record (test metrics, cross-domain accuracies, history).
         majority: the majority class and its test accuracy.
         summary: one row per strategy/baseline (and the teacher and majority references):
-            mean, std, 95% CI over seeds, collapse count, and against the best strategy the
+            mean and std over seeds, a 95% interval ``ci_low``/``ci_high`` (:data:`CI_METHOD`),
+            collapse count, and against the best strategy the
             difference ``vs_best_diff`` and Holm p-value ``vs_best_p`` (NaN where not tested).
         pairwise: every pair of students on the same seeds: ``diff`` (a - b), bootstrap CI,
             ``p_value``, ``p_holm``, ``significant``, ``family``.
@@ -143,12 +167,21 @@ class Results:
         ).sort_values("p_holm")
 
     def verdict_vs_best(self, name: str) -> str:
-        """``best``, ``n.s. (p=0.31)``, ``worse (p=0.004)``, or ``""`` (not tested)."""
+        """``best``, ``n.s. (p=0.31)``, ``worse (p=0.004)``, ``""`` (not tested), or ``no
+        verdict: ...`` when a run of ``name`` (or of the best strategy) collapsed.
+
+        p is the Holm-corrected paired-bootstrap p-value against the best strategy
+        (:data:`METHOD`); ``worse`` means p < :data:`ALPHA`.
+        """
         row = self.summary[self.summary["name"] == name]
         if row.empty or row["kind"].iloc[0] == "reference":
             return ""
         if name == self.best:
             return "best"
+        collapsed = [n for n in (name, self.best) if n in self.collapsed_names()]
+        if collapsed:
+            who = "a run" if name in collapsed else "the best strategy"
+            return f"no verdict: {who} collapsed"
         p = float(row["vs_best_p"].iloc[0])
         if math.isnan(p):
             return "n/a"
@@ -180,6 +213,33 @@ class Results:
             better, worse = (row["a"], row["b"]) if row["diff"] > 0 else (row["b"], row["a"])
             c = self.compare(better, worse)
             lines.append(f"  {better} - {worse}: {c.text() if c else ''}")
+        return lines
+
+    def _init_of(self, name: str) -> str:
+        return str(self.runs.loc[self.runs["name"] == name, "init"].iloc[0])
+
+    def versus_lines(self, names: list[str], against: list[str]) -> list[str]:
+        """One sentence per pair: how each of ``names`` did against each of ``against``.
+
+        Written from the numbers: ``beats``/``loses to`` only with a significant Holm-corrected
+        difference, ``ties with`` otherwise, no verdict when a run collapsed, and "the same
+        student" when both picked the same teacher layers.
+        """
+        lines = []
+        for a in names:
+            for b in against:
+                if a == b or a not in self.layer_maps or b not in self.layer_maps:
+                    continue
+                inits = {self._init_of(n) for n in (a, b)}
+                if self.layer_maps[a] == self.layer_maps[b] and inits == {"teacher"}:
+                    lines.append(f"{a} picks the same layers as {b} ({self.layer_maps[a]}): "
+                                 "the same student, nothing to compare")
+                    continue
+                c = self.compare(a, b)
+                if c is None:
+                    lines.append(f"{a} and {b} were not run on the same seeds: not compared")
+                else:
+                    lines.append(f"{a} {c.verdict} {b}: {c.text()}")
         return lines
 
     def collapse_lines(self) -> list[str]:
@@ -234,7 +294,9 @@ class Results:
                 f"{self.missing[0]}); tests use only names with the same seeds. Run compare "
                 "again with the same options to redo them."
             )
-        return "\n".join([head, "", self.table(), "", *body])
+        legend = (f"({CI_METHOD}; vs_best: test against the best strategy, p Holm-corrected, "
+                  f"worse = p < {ALPHA:g})")
+        return "\n".join([head, "", self.table(), legend, "", *body])
 
     def save_tables(self) -> list[Path]:
         """Write summary, pairwise and runs tables (CSV + Markdown) into ``output_dir``."""
@@ -307,10 +369,16 @@ def summarise(
     histories = pd.DataFrame(history_rows)
 
     names = list(dict.fromkeys(runs["name"])) if len(runs) else []
+    labels = np.asarray(majority["test_labels"])
+    correct = {
+        n: np.asarray(runs[runs["name"] == n].sort_values("seed")["predictions"].tolist()) == labels
+        for n in names
+    }
     summary_rows = []
     for name in names:
         sub = runs[runs["name"] == name]
-        mean, std, low, high = mean_ci(sub["test_accuracy"])
+        mean, std, _, _ = mean_ci(sub["test_accuracy"])
+        low, high = bootstrap_accuracy_ci(correct[name], n_resamples=config.bootstrap_resamples)
         row = {
             "name": name,
             "kind": sub["kind"].iloc[0],
@@ -340,11 +408,6 @@ def summarise(
     summary = pd.DataFrame(summary_rows)
 
     # paired bootstrap between every pair of students that share seeds and the test set
-    labels = np.asarray(majority["test_labels"])
-    correct = {
-        n: np.asarray(runs[runs["name"] == n].sort_values("seed")["predictions"].tolist()) == labels
-        for n in names
-    }
     seeds_of = {n: tuple(sorted(runs[runs["name"] == n]["seed"])) for n in names}
     kind_of = {n: runs[runs["name"] == n]["kind"].iloc[0] for n in names}
     pair_rows = []

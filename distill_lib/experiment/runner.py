@@ -42,6 +42,8 @@ from .results import Results, summarise
 from .store import RUN_FORMAT, Job, RunStore, check_teacher_record, plan, run_key, teacher_key
 
 LATENCY_BATCH = 32
+_SCORES_OF = {"influence": "block_influence", "cka-cover": "cka", "drop": "drop"}
+"""Where each data-driven strategy's scores are in the teacher's measurements."""
 
 
 def check_writable(folder: str | os.PathLike, what: str) -> None:
@@ -177,6 +179,25 @@ class Experiment:
         self._tokenizer: Any = None
         self._teacher_record: dict[str, Any] | None = None
         self._majority: dict[str, Any] | None = None
+        self._measured: dict[str, Any] | None = None
+        self.timings: dict[str, float] = {}
+        self._trained = False  # whether this object trained a teacher or a student
+        """Seconds spent in each part of the work done by this object (see
+        :meth:`timing_lines`)."""
+
+    def _spent(self, part: str, seconds: float) -> None:
+        self.timings[part] = self.timings.get(part, 0.0) + seconds
+
+    def timing_lines(self) -> list[str]:
+        """Where the wall time of this process's work went, largest part first."""
+        total = sum(self.timings.values())
+        if not total:
+            return ["time: nothing was computed (every result was on disk)"]
+        parts = sorted(self.timings.items(), key=lambda kv: -kv[1])
+        return [f"time: {total / 60:.1f} min of work, of which"] + [
+            f"  {part:<38s} {seconds:7.1f} s  {100 * seconds / total:5.1f}%"
+            for part, seconds in parts
+        ]
 
     # -- data and teacher ----------------------------------------------------------------------
 
@@ -192,9 +213,11 @@ class Experiment:
         if self._data is None:
             self.store.runs_dir.mkdir(parents=True, exist_ok=True)
             self.store.write(self.store.config_path, self.config.to_dict())
+            start = time.perf_counter()
             with quiet_libraries():
                 tokens, extra = prepare_data(self.config, self.tokenizer, self.log)
             self._data = tokens, extra
+            self._spent("data: load, subsample, tokenise", time.perf_counter() - start)
             self.log(
                 f"data: {self.config.task}  train {len(tokens['train'])}  validation "
                 f"{len(tokens['validation'])}  test {len(tokens['test'])}"
@@ -263,6 +286,7 @@ class Experiment:
             result = fine_tune(teacher, tokens, config.teacher_train.replace(
                 progress=self.progress), tokenizer=self._tokenizer)
             teacher, history = result.model, result.history
+            self._trained = True
             save_checkpoint(teacher, self._tokenizer, folder, history=history)
             how = f"fine-tuned in {time.perf_counter() - start:.0f} s"
         use_cuda = torch.cuda.is_available() and config.teacher_train.device in ("auto", "cuda")
@@ -284,6 +308,7 @@ class Experiment:
             }
             self.store.write(path, record)
         self._teacher, self._teacher_record = teacher, record
+        self._spent("teacher: fine-tune or load, evaluate", time.perf_counter() - start)
         self.log(f"teacher: test accuracy {record['test']['accuracy']:.4f} ({how})")
 
     @property
@@ -303,6 +328,47 @@ class Experiment:
             self.store.write(self.store.majority_path, self._majority)
         return self._majority
 
+    @property
+    def measured(self) -> dict[str, Any]:
+        """The fine-tuned teacher's layer measurements behind the data-driven strategies.
+
+        Block influence and CKA on ``calibration_size`` training sentences (a fixed subset),
+        drop sensitivity on the validation split (:func:`distill_lib.selection.measure_layers`).
+        Measured once per teacher and kept in ``layer-scores-<teacher key>-<size>.json``.
+        """
+        if self._measured is None:
+            from ..selection import measure_layers
+            from ..train import fingerprint_model
+
+            path = self.store.layer_scores_path(self.config)
+            teacher, tokens = self.teacher, self.tokens
+            fingerprint = fingerprint_model(teacher)
+            saved = self.store.read_json(path, _check_layer_scores)
+            if saved is not None and saved.get("teacher_fingerprint") == fingerprint:
+                self._measured = saved
+                return saved
+            start = time.perf_counter()
+            calibration = _subset(tokens["train"], self.config.calibration_size, 0,
+                                  "calibration_size", lambda *_: None)
+            measured = measure_layers(
+                teacher, calibration, tokens["validation"], tokenizer=self.tokenizer,
+                batch_size=self.config.teacher_train.eval_batch_size,
+            )
+            measured["teacher_fingerprint"] = fingerprint
+            measured["seconds"] = time.perf_counter() - start
+            self.store.write(path, measured)
+            self._spent("teacher: layer measurements", measured["seconds"])
+            self.log(f"teacher layers measured in {measured['seconds']:.0f} s (influence and "
+                     f"CKA on {len(calibration)} training sentences, drop on "
+                     f"{len(tokens['validation'])} validation sentences)")
+            self._measured = measured
+        return self._measured
+
+    def _resolve_jobs(self) -> None:
+        """Give the data-driven strategies their layers (measuring the teacher if needed)."""
+        if any(job.layers is None for job in self.jobs):
+            self.jobs = plan(self.config, self.n_teacher, self.measured)
+
     # -- students ------------------------------------------------------------------------------
 
     def job(self, name: str | Sequence[int], seed: int) -> Job:
@@ -313,6 +379,9 @@ class Experiment:
             label = describe_strategy(canonical_strategy(name) if isinstance(name, str) else name)
         for job in self.jobs:
             if job.name == label and job.seed == seed:
+                if job.layers is None:
+                    self._resolve_jobs()
+                    return self.job(name, seed)
                 return job
         names = sorted({j.name for j in self.jobs})
         seeds = sorted({j.seed for j in self.jobs})
@@ -326,6 +395,14 @@ class Experiment:
         record = self.store.read_run(job)
         if record is not None:
             return record
+        if job.data_driven:
+            same = self._fixed_job_like(job)
+            if same is not None:  # the same student as a fixed strategy: reuse its run
+                record = dict(self.run(same.name, seed))
+                record.update({"key": job.key, "name": job.name, "same_as": same.name,
+                               "selection": self._selection(job), "seconds": 0.0})
+                self.store.write(self.store.run_path(job), record)
+                return record
         teacher, tokens, extra = self.teacher, self.tokens, self.cross_domain
         start = time.perf_counter()
         student = make_student(teacher, job.layers, init=job.init, seed=job.seed)
@@ -333,9 +410,18 @@ class Experiment:
             student, teacher, tokens, job.train_config.replace(progress=self.progress),
             tokenizer=self.tokenizer,
         )
+        trained = time.perf_counter()
+        self._trained = True
         test, cross = evaluate_all(
             result.model, tokens, extra, self.tokenizer, job.train_config.eval_batch_size
         )
+        train_s = sum(h["train_seconds"] for h in result.history)
+        validation_s = sum(h["seconds"] - h["train_seconds"] for h in result.history)
+        self._spent("students: training steps", train_s)
+        self._spent("students: validation each epoch", validation_s)
+        self._spent("students: test + cross-domain evaluation", time.perf_counter() - trained)
+        self._spent("students: set-up (copy, optimiser, logits)",
+                    trained - start - train_s - validation_s)
         record = {
             "format": RUN_FORMAT,
             "key": job.key,
@@ -353,20 +439,44 @@ class Experiment:
             "cross_domain": cross,
             "seconds": time.perf_counter() - start,
         }
+        if job.data_driven:
+            record["selection"] = self._selection(job)
         self.store.write(self.store.run_path(job), record)
         return record
+
+    def _fixed_job_like(self, job: Job) -> Job | None:
+        """The fixed-strategy job that trains the same student as ``job``, if any."""
+        for other in self.jobs:
+            if (not other.data_driven and other.kind == "strategy" and other.seed == job.seed
+                    and other.layers == job.layers and other.init == job.init
+                    and other.train_config == job.train_config):
+                return other
+        return None
+
+    def _selection(self, job: Job) -> dict[str, Any]:
+        """What a data-driven run's JSON keeps of the measurements behind its layers."""
+        m = self.measured
+        return {
+            "strategy": job.name,
+            "layers": job.layers,
+            "scores": m[_SCORES_OF[job.name]],
+            "calibration_size": m["calibration_size"],
+            "validation_size": m["validation_size"],
+            "teacher_fingerprint": m["teacher_fingerprint"],
+        }
 
     def efficiency(self) -> dict[str, Any]:
         """Parameters and measured latency (median of 5 batches of 32) of teacher vs student.
 
         Measured once per teacher and student shape; a resumed comparison reuses the numbers.
         """
-        key = run_key(teacher_key(self.config), self.jobs[0].layers)
+        shape = list(range(self.config.student_layers))  # latency does not depend on which
+        key = run_key(teacher_key(self.config), shape)
         saved = self.store.read_json(self.store.efficiency_path)
         if isinstance(saved, dict) and saved.get("key") == key:
             return saved
         teacher, tokens = self.teacher, self.tokens
-        student = make_student(teacher, self.jobs[0].layers)
+        student = make_student(teacher, shape)
         t_teacher = measure_latency(teacher, tokens, self.tokenizer)
         t_student = measure_latency(student, tokens, self.tokenizer)
         p_teacher = sum(p.numel() for p in teacher.parameters())
@@ -396,6 +506,7 @@ class Experiment:
         start = time.perf_counter()
         with self.store.lock():
             _ = self.teacher
+            self._resolve_jobs()
             records = []
             for i, job in enumerate(self.jobs, start=1):
                 tag = f"[{i}/{len(self.jobs)}] {job.name} seed {job.seed}"
@@ -406,14 +517,32 @@ class Experiment:
                     how = f"{record['seconds']:.0f} s"
                 records.append(record)
                 self.log(f"{tag}: test accuracy {record['test']['accuracy']:.4f} ({how})")
+            t = time.perf_counter()
             efficiency = self.efficiency() if self.config.measure_latency else {}
+            self._spent("latency measurement", time.perf_counter() - t)
+            t = time.perf_counter()
             results = summarise(
                 self.config, records, self.teacher_record, self.majority, efficiency,
                 self.store.root,
             )
             results.save_tables()
-        self.log(f"comparison finished in {(time.perf_counter() - start) / 60:.1f} minutes")
+            self._spent("statistics and tables", time.perf_counter() - t)
+        if self._trained:
+            self.log(f"comparison finished in {(time.perf_counter() - start) / 60:.1f} minutes")
+            for line in self.timing_lines():
+                self.log(line)
+        else:
+            self.log("comparison: every run was already on disk, nothing was trained")
         return results
+
+
+def _check_layer_scores(record: Any) -> str | None:
+    """Why ``record`` is not a layer-scores JSON, or None."""
+    needed = ("n_layers", "block_influence", "cka", "drop", "calibration_size")
+    if not isinstance(record, dict):
+        return "it is not a JSON object"
+    missing = [k for k in needed if k not in record]
+    return f"it lacks {', '.join(missing)}" if missing else None
 
 
 def compare_strategies(

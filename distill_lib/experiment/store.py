@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_json
-from ..layers import describe_strategy, select_layers
-from ..train import TrainConfig
+from ..layers import describe_strategy, is_data_driven, select_layers
+from ..train_config import TrainConfig
 from .config import ExperimentConfig
 
 RUN_FORMAT = 1
@@ -80,29 +80,47 @@ class Job:
 
     name: str
     kind: str
-    layers: list[int]
+    layers: list[int] | None
+    """The teacher layers; None for a data-driven strategy not yet measured on the teacher."""
     init: str
     seed: int
     train_config: TrainConfig
     key: str
+    data_driven: bool = False
 
     @property
     def filename(self) -> str:
         return f"{self.name}-seed{self.seed}-{self.key}.json"
 
 
-def plan(config: ExperimentConfig, n_teacher: int) -> list[Job]:
+def plan(
+    config: ExperimentConfig, n_teacher: int, measured: dict[str, Any] | None = None
+) -> list[Job]:
     """Every student run of the comparison, with the key that names its JSON.
 
+    A data-driven strategy (``influence``, ``cka-cover``, ``drop``) gets its layers from
+    ``measured`` (the teacher's measurements) and ``None`` until they exist. Its key does not
+    depend on them: the measurements follow from the teacher (its key) and the calibration
+    size, both in the key. It may pick the same layers as a fixed strategy; the runner then
+    reuses that run instead of training the same student twice.
+
     Raises:
-        ValueError: a strategy cannot be built for this teacher depth, or two strategies
+        ValueError: a strategy cannot be built for this teacher depth, or two fixed strategies
             give the same layer map (the same student would be trained twice).
     """
-    specs: list[tuple[str, str, list[int], str, float | None]] = []
+    specs: list[tuple[str, str, list[int] | None, str, float | None]] = []
     maps: dict[tuple[int, ...], str] = {}
     for strategy in config.strategies:
-        layers = select_layers(strategy, n_teacher, config.student_layers, seed=0)
         name = describe_strategy(strategy)
+        if is_data_driven(strategy):
+            layers = None
+            if measured is not None:
+                layers = select_layers(
+                    strategy, n_teacher, config.student_layers, measured=measured
+                )
+            specs.append((name, "strategy", layers, "teacher", None))
+            continue
+        layers = select_layers(strategy, n_teacher, config.student_layers, seed=0)
         if tuple(layers) in maps:
             raise ValueError(
                 f"strategies {maps[tuple(layers)]!r} and {name!r} both keep teacher layers "
@@ -122,16 +140,18 @@ def plan(config: ExperimentConfig, n_teacher: int) -> list[Job]:
             train_config = config.student_train.replace(seed=seed)
             if alpha is not None:
                 train_config = train_config.replace(alpha=alpha)
+            data_driven = is_data_driven(name)
+            chosen_by = ("measured", config.calibration_size) if data_driven else layers
             key = run_key(
                 RUN_FORMAT,
                 teacher_key(config),
                 eval_key(config),
                 name,
-                layers,
+                chosen_by,
                 init,
                 train_key(train_config),
             )
-            jobs.append(Job(name, kind, layers, init, seed, train_config, key))
+            jobs.append(Job(name, kind, layers, init, seed, train_config, key, data_driven))
     return jobs
 
 
@@ -214,6 +234,10 @@ class RunStore:
 
     def teacher_record_path(self, config: ExperimentConfig) -> Path:
         return self.runs_dir / f"teacher-{teacher_key(config)}-{eval_key(config)}.json"
+
+    def layer_scores_path(self, config: ExperimentConfig) -> Path:
+        """The teacher's layer measurements (data-driven strategies), one file per teacher."""
+        return self.root / f"layer-scores-{teacher_key(config)}-{config.calibration_size}.json"
 
     # -- reading -------------------------------------------------------------------------------
 

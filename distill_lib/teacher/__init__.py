@@ -30,15 +30,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-)
+from typing import TYPE_CHECKING
 
 from .. import _hub
 from .._hub import HUB_PROBE_TIMEOUT
@@ -57,6 +49,13 @@ from .mpnet import (
     mpnet_cache_folder,
     mpnet_folder,
 )
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+# torch and transformers are imported inside the functions that load a model, so that the
+# registry (TEACHERS) and the checks cost no torch import (``distill-lib --help`` stays fast).
 
 __all__ = [
     "HUB_PROBE_TIMEOUT",
@@ -143,6 +142,8 @@ def teacher_depth(name_or_path: str | os.PathLike) -> int:
 
     ``"mpnet-base"`` is fetched into the cache first if it is not there yet.
     """
+    from transformers import AutoConfig
+
     config = AutoConfig.from_pretrained(resolve_teacher(name_or_path))
     depth = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
     if not isinstance(depth, int):
@@ -183,6 +184,9 @@ def load_teacher(
         TeacherError: the name is neither built in, nor a usable model folder, nor reachable
             on the Hub (one line, at once: no Hub retries when it is unreachable).
     """
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
     if label_names is None:
         label_names = (
             ["negative", "positive"] if num_labels == 2 else [str(i) for i in range(num_labels)]

