@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -34,6 +35,8 @@ from .teacher import TEACHERS
 # Only light modules above (no torch, transformers, datasets, pandas or scipy), so that --help,
 # `layers`, `tasks` and `presets` answer at once; `compare` and `report` import the heavy ones
 # (experiment.runner, experiment.results) when they run. tests/test_cli.py checks this.
+
+_STARTED = time.perf_counter()  # the command's wall time is printed from here (imports included)
 
 PROG = "distill-lib"
 ALL = "all"
@@ -193,16 +196,20 @@ def print_results(results: experiment.Results, args: argparse.Namespace) -> int:
           f"teacher's evaluation); teacher checkpoint: {out}/teacher-*/")
     figures_dir = _figures_dir(args)
     if figures_dir is None:
+        print(f"wall time of this command: {(time.perf_counter() - _STARTED) / 60:.1f} min")
         return 0
     from .plots import plot_all  # matplotlib is slow to import: only when drawing
 
     prefix = args.figures_prefix
     if prefix is None:
         prefix = f"{out.resolve().name}-"
+    start = time.perf_counter()
     figures = plot_all(results, folder=figures_dir, prefix=prefix)
-    print(f"figures: {figures_dir}/ ({sum(len(p) for p in figures.values())} files)")
+    print(f"figures: {figures_dir}/ ({sum(len(p) for p in figures.values())} files, drawn in "
+          f"{time.perf_counter() - start:.1f} s)")
     for name, paths in figures.items():
         print(f"  {name}: {', '.join(str(p) for p in paths)}")
+    print(f"wall time of this command: {(time.perf_counter() - _STARTED) / 60:.1f} min")
     return 0
 
 

@@ -37,7 +37,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ._io import atomic_write_bytes
 from .experiment.results import ALPHA
-from .layers import STRATEGIES, canonical_strategy, select_layers
+from .layers import DATA_DRIVEN, STRATEGIES, canonical_strategy, select_layers
 
 if TYPE_CHECKING:
     from .experiment import Results
@@ -662,8 +662,9 @@ def plot_all(
 ) -> dict[str, list[Path]]:
     """Draw, save (PNG + SVG) and close every figure of a comparison; return the paths.
 
-    Keys: ``learning_curves``, ``accuracy``, ``layer_map`` and, when the runs have
-    cross-domain accuracies, ``cross_domain``. Files are named ``<prefix><key>.<ext>``.
+    Keys: ``learning_curves``, ``accuracy``, ``layer_map``; ``cross_domain`` when the runs
+    have cross-domain accuracies; ``layer_scores`` and ``cka`` when data-driven strategies
+    ran (``results.measured``). Files are named ``<prefix><key>.<ext>``.
     """
     makers: dict[str, Any] = {
         "learning_curves": learning_curves,
@@ -672,6 +673,10 @@ def plot_all(
     }
     if has_cross_domain(results):
         makers["cross_domain"] = cross_domain_plot
+    if results.measured:
+        chosen = {n: results.layer_maps[n] for n in DATA_DRIVEN if n in results.layer_maps}
+        makers["layer_scores"] = lambda r: plot_layer_scores(r.measured, chosen=chosen)
+        makers["cka"] = lambda r: plot_cka(r.measured)
     written: dict[str, list[Path]] = {}
     for key, make in makers.items():
         fig = make(results)

@@ -396,7 +396,8 @@ def test_options_reach_the_config(
     assert config.student_train.epochs == 2 and config.teacher_train.epochs == 1
     assert config.student_train.lr == experiment.PRESETS["quick"].values["student_train"].lr
     assert config.train_size is None  # "all" overrides the preset's 1500
-    assert config.validation_size == 500 and config.test_size == 100
+    assert config.validation_size == experiment.PRESETS["quick"].values["validation_size"]
+    assert config.test_size == 100
     assert config.baselines == [] and config.cross_domain == ["tweet-snippets"]
     assert config.output_dir == str(out_dir)
     assert seen["kwargs"] == {"progress": False, "log": None}
@@ -415,7 +416,9 @@ def test_preset_defaults_reach_the_config(
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "compare", "--no-progress")
     assert code == 130 and "run the same command again to resume" in err
-    assert "14 student runs, 0 finished earlier, 14 to train" in out
+    quick = experiment.ExperimentConfig.preset("quick")
+    n = (len(quick.strategies) + 2) * len(quick.seeds)  # + random-init and no-kd
+    assert f"{n} student runs, 0 finished earlier, {n} to train" in out
     assert seen["config"] == experiment.ExperimentConfig.preset("quick")
     assert seen["kwargs"]["progress"] is False and seen["kwargs"]["log"] is print
 

@@ -321,6 +321,24 @@ def test_plot_all_saves_and_closes(tmp_path):
     assert not [p for p in (tmp_path / "figures").iterdir() if p.name.startswith(".")]
 
 
+def test_plot_all_draws_the_layer_measurements_when_there_are_any(tmp_path):
+    results = fake_results(tmp_path)
+    n = 6
+    results.measured = {
+        "n_layers": n,
+        "block_influence": [0.1 * (i + 1) for i in range(n)],
+        "cka": np.eye(n + 1).tolist(),
+        "drop": {"full_accuracy": 0.8, "full_loss": 0.5, "accuracy": [0.7] * n,
+                 "loss": [0.6] * n, "accuracy_drop": [0.1] * n, "loss_increase": [0.1] * n},
+        "calibration_size": 64,
+        "validation_size": 32,
+        "pooling": "mean over non-padding tokens",
+    }
+    written = plots.plot_all(results, tmp_path / "figures", prefix="std-")
+    assert {"layer_scores", "cka"} <= set(written)
+    assert not plt.get_fignums()
+
+
 def test_learning_curves_single_epoch_two_seeds_uses_error_bars(tmp_path):
     fig = plots.learning_curves(fake_results(tmp_path, epochs=1))
     for ax in fig.axes:

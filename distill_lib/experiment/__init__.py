@@ -102,6 +102,8 @@ def load_results(output_dir: str | Path, *, partial: bool = False, log=print) ->
     results = summarise(config, [r for r in records if r is not None], teacher_record, majority,
                         efficiency, store.root)
     results.missing = missing
+    if any(job.data_driven for job in jobs):
+        results.measured = store.read_json(store.layer_scores_path(config))
     return results
 
 

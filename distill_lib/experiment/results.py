@@ -120,14 +120,29 @@ class Results:
     layer_maps: dict[str, list[int]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     """Run files of the config that were absent or damaged (only with ``partial=True``)."""
+    measured: dict[str, Any] | None = None
+    """The teacher's layer measurements behind the data-driven strategies, if any ran
+    (:func:`distill_lib.selection.measure_layers`)."""
 
     # -- who is best, who collapsed --------------------------------------------------------------
 
     @property
     def best(self) -> str | None:
-        """The strategy with the highest mean test accuracy (None without strategies)."""
+        """The strategy with the highest mean test accuracy (None without strategies).
+
+        A data-driven strategy that picked the same layers as a fixed one is the same student
+        (:meth:`twin`); the fixed name stands for both.
+        """
         rows = self.summary[self.summary["kind"] == "strategy"]
+        rows = rows[[self.twin(n) is None for n in rows["name"]]]
         return None if rows.empty else str(rows.loc[rows["mean_accuracy"].idxmax(), "name"])
+
+    def twin(self, name: str) -> str | None:
+        """The fixed strategy whose run a data-driven strategy reused (same layers), or None."""
+        if "same_as" not in self.runs:
+            return None
+        hit = self.runs.loc[self.runs["name"] == name, "same_as"].dropna()
+        return str(hit.iloc[0]) if len(hit) else None
 
     def collapsed_runs(self) -> pd.DataFrame:
         """The student runs that predicted (almost) one class, with the reason."""
@@ -141,7 +156,11 @@ class Results:
     # -- pairs -----------------------------------------------------------------------------------
 
     def compare(self, a: str, b: str) -> Comparison | None:
-        """``a`` minus ``b`` from the pairwise tests (None if they were not tested together)."""
+        """``a`` minus ``b`` from the pairwise tests (None if they were not tested together).
+
+        A data-driven strategy that reused a fixed strategy's run is compared as that run.
+        """
+        a, b = self.twin(a) or a, self.twin(b) or b
         pw = self.pairwise
         collapsed = tuple(n for n in (a, b) if n in self.collapsed_names())
         for x, y, sign in ((a, b, 1), (b, a, -1)):
@@ -176,6 +195,10 @@ class Results:
         row = self.summary[self.summary["name"] == name]
         if row.empty or row["kind"].iloc[0] == "reference":
             return ""
+        if self.twin(name):
+            twin = self.twin(name)
+            return f"= {twin}" + (f": {self.verdict_vs_best(twin)}" if twin != self.best else
+                                  " (best)")
         if name == self.best:
             return "best"
         collapsed = [n for n in (name, self.best) if n in self.collapsed_names()]
@@ -203,13 +226,22 @@ class Results:
         pw = self.pairwise
         if pw.empty:
             return ["pairwise: no pairs to test (need two students on the same seeds)"]
-        strategy_pairs = pw[pw["family"] == "strategies"]
+        collapsed = set(self.collapsed_names())
+        clean = pw[~pw["a"].isin(collapsed) & ~pw["b"].isin(collapsed)]
+        strategy_pairs = clean[clean["family"] == "strategies"]
         lines = [
-            f"pairwise: {int(pw['significant'].sum())} of {len(pw)} pairs differ significantly; "
-            f"between strategies: {int(strategy_pairs['significant'].sum())} of "
+            f"pairwise: {int(clean['significant'].sum())} of {len(clean)} pairs differ "
+            f"significantly; between strategies: {int(strategy_pairs['significant'].sum())} of "
             f"{len(strategy_pairs)} ({METHOD})"
         ]
+        if len(clean) < len(pw):
+            lines.append(
+                f"  ({len(pw) - len(clean)} pairs with a collapsed side are not counted: "
+                f"{', '.join(sorted(collapsed))})"
+            )
         for _, row in self.significant_pairs().iterrows():
+            if row["a"] in collapsed or row["b"] in collapsed:
+                continue
             better, worse = (row["a"], row["b"]) if row["diff"] > 0 else (row["b"], row["a"])
             c = self.compare(better, worse)
             lines.append(f"  {better} - {worse}: {c.text() if c else ''}")
@@ -236,10 +268,12 @@ class Results:
                                  "the same student, nothing to compare")
                     continue
                 c = self.compare(a, b)
+                twin = self.twin(a)
+                label = f"{a} (the same student as {twin})" if twin else a
                 if c is None:
-                    lines.append(f"{a} and {b} were not run on the same seeds: not compared")
+                    lines.append(f"{label} and {b} were not run on the same seeds: not compared")
                 else:
-                    lines.append(f"{a} {c.verdict} {b}: {c.text()}")
+                    lines.append(f"{label} {c.verdict} {b}: {c.text()}")
         return lines
 
     def collapse_lines(self) -> list[str]:
@@ -358,6 +392,7 @@ def summarise(
             "collapse_reason": reason or "",
             "best_epoch": r["best_epoch"],
             "seconds": r.get("seconds", math.nan),
+            "same_as": r.get("same_as"),
             "predictions": r["test"]["predictions"],
         }
         for domain, m in r.get("cross_domain", {}).items():
@@ -409,10 +444,14 @@ def summarise(
 
     # paired bootstrap between every pair of students that share seeds and the test set
     seeds_of = {n: tuple(sorted(runs[runs["name"] == n]["seed"])) for n in names}
+    # a data-driven strategy that reused a fixed strategy's runs is the same student: testing
+    # it again would only add duplicate pairs to Holm's correction
+    twins = set(runs.loc[runs["same_as"].notna(), "name"]) if "same_as" in runs else set()
     kind_of = {n: runs[runs["name"] == n]["kind"].iloc[0] for n in names}
     pair_rows = []
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
+    tested = [n for n in names if n not in twins]
+    for i, a in enumerate(tested):
+        for b in tested[i + 1 :]:
             if seeds_of[a] == seeds_of[b]:
                 res = paired_bootstrap(
                     correct[a], correct[b], n_resamples=config.bootstrap_resamples

@@ -525,6 +525,7 @@ class Experiment:
                 self.config, records, self.teacher_record, self.majority, efficiency,
                 self.store.root,
             )
+            results.measured = self._measured
             results.save_tables()
             self._spent("statistics and tables", time.perf_counter() - t)
         if self._trained:
