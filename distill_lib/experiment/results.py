@@ -413,7 +413,10 @@ def summarise(
     for name in names:
         sub = runs[runs["name"] == name]
         mean, std, _, _ = mean_ci(sub["test_accuracy"])
-        low, high = bootstrap_accuracy_ci(correct[name], n_resamples=config.bootstrap_resamples)
+        low = high = math.nan  # one seed: no interval, rather than one without the seed noise
+        if len(sub) > 1:
+            low, high = bootstrap_accuracy_ci(correct[name],
+                                              n_resamples=config.bootstrap_resamples)
         row = {
             "name": name,
             "kind": sub["kind"].iloc[0],
