@@ -207,6 +207,8 @@ def _vs_best_note(results: Results, name: str) -> str:
     """``best``, ``p=0.004 *`` (Holm, significant), ``n.s.``, or no verdict for a collapse."""
     if name == results.best:
         return "best"
+    if results.twin(name):  # a data-driven strategy that picked a fixed strategy's layers
+        return f"= {results.twin(name)}"
     if name in results.collapsed_names() or results.best in results.collapsed_names():
         return "collapsed:\nno verdict"
     row = results.summary[results.summary["name"] == name]
