@@ -706,7 +706,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # Data-driven layer selection (distill_lib.selection)
 
-"""Colours of the data-driven signals where :data:`PALETTE` has none."""
 _SIGNAL_PANELS = (
     ("influence", "block influence", "1 - cos(layer input, output),\nmean over tokens"),
     ("cka-cover", "1 - CKA(layer input, output)", "1 - linear CKA of\nmean-pooled sentences"),

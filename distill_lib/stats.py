@@ -52,6 +52,21 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     return mean, std, mean - half, mean + half
 
 
+def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """``(n_resamples,)`` means of ``values`` ``(S, N)`` with seeds and examples resampled.
+
+    Each draw resamples the N test examples (the same ones for every seed), then the S
+    seeds, both with replacement. Multinomial counts are equivalent to drawing indices with
+    replacement, and vectorise.
+    """
+    n_seeds, n_examples = values.shape
+    rng = np.random.default_rng(seed)
+    example_w = rng.multinomial(n_examples, np.full(n_examples, 1 / n_examples), size=n_resamples)
+    seed_w = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
+    per_seed = values @ example_w.T / n_examples  # (S, B): each seed on each resampled test set
+    return (seed_w.T * per_seed).sum(axis=0) / n_seeds  # (B,)
+
+
 def paired_bootstrap(
     correct_A: np.ndarray,
     correct_B: np.ndarray,
@@ -91,14 +106,8 @@ def paired_bootstrap(
             f"correct_A and correct_B must be non-empty (n_seeds, n_examples) arrays, got shape "
             f"{a.shape}"
         )
-    n_seeds, n_examples = a.shape
     d = a - b  # (S, N)
-    rng = np.random.default_rng(seed)
-    # Multinomial counts are equivalent to drawing indices with replacement, and vectorise.
-    example_w = rng.multinomial(n_examples, np.full(n_examples, 1 / n_examples), size=n_resamples)
-    seed_w = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
-    per_seed = d @ example_w.T / n_examples  # (S, B): each seed's diff on each resampled test set
-    diffs = (seed_w.T * per_seed).sum(axis=0) / n_seeds  # (B,)
+    diffs = _resampled_means(d, n_resamples, seed)
     low, high = np.quantile(diffs, [(1 - confidence) / 2, (1 + confidence) / 2])
     tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
     p = min(1.0, max(2 * tail, 1 / n_resamples))
@@ -133,12 +142,7 @@ def bootstrap_accuracy_ci(
         c = c[None]
     if c.ndim != 2 or c.size == 0:
         raise ValueError(f"correct must be a non-empty (n_seeds, n_examples) array, got {c.shape}")
-    n_seeds, n_examples = c.shape
-    rng = np.random.default_rng(seed)
-    example_w = rng.multinomial(n_examples, np.full(n_examples, 1 / n_examples), size=n_resamples)
-    seed_w = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
-    per_seed = c @ example_w.T / n_examples  # (S, B)
-    means = (seed_w.T * per_seed).sum(axis=0) / n_seeds  # (B,)
+    means = _resampled_means(c, n_resamples, seed)
     low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
 

@@ -372,30 +372,8 @@ def _train_loop(
     loss_step: LossStep,
     extra_modules: tuple[torch.nn.Module, ...] = (),
     on_device: Callable[[torch.device], None] | None = None,
-    cls_only: bool = False,
 ) -> TrainResult:
-    """Train ``model`` with ``loss_step`` for ``config.epochs``; keep the best epoch.
-
-    ``cls_only``: the loss reads only the logits, so the last layer may compute the first
-    token alone (:mod:`distill_lib.fast`).
-    """
-    with cls_only_last_layer(model, cls_only):
-        return _train_epochs(
-            model, train_set, validation_set, config, tokenizer, loss_step, extra_modules,
-            on_device,
-        )
-
-
-def _train_epochs(
-    model: PreTrainedModel,
-    train_set: Dataset,
-    validation_set: Dataset,
-    config: TrainConfig,
-    tokenizer: PreTrainedTokenizerBase,
-    loss_step: LossStep,
-    extra_modules: tuple[torch.nn.Module, ...],
-    on_device: Callable[[torch.device], None] | None,
-) -> TrainResult:
+    """Train ``model`` with ``loss_step`` for ``config.epochs``; keep the best epoch."""
     set_seed(config.seed)
     accelerator = make_accelerator(config)
     if on_device is not None:
@@ -552,10 +530,11 @@ def fine_tune(
         return LossOutput(loss, {"hard": float(loss.detach())})
 
     try:
-        return _train_loop(
-            model, data["train"], data["validation"], config, tokenizer, loss_step,
-            cls_only=config.cls_only_last_layer,
-        )
+        # the loss reads only the logits: the last layer may compute the first token alone
+        with cls_only_last_layer(model, config.cls_only_last_layer):
+            return _train_loop(
+                model, data["train"], data["validation"], config, tokenizer, loss_step
+            )
     except torch.OutOfMemoryError as err:
         raise RuntimeError(_oom_message(config)) from err
 
@@ -670,16 +649,10 @@ def _distill(
         return loss_fn(outputs_S, outputs_T, batch["labels"], inputs.get("attention_mask"))
 
     try:
-        return _train_loop(
-            student,
-            train_set,
-            data["validation"],
-            config,
-            tokenizer,
-            loss_step,
-            extra_modules=(loss_fn,),
-            on_device=on_device,
-            cls_only=config.cls_only_last_layer and not every_step,
-        )
+        with cls_only_last_layer(student, config.cls_only_last_layer and not every_step):
+            return _train_loop(
+                student, train_set, data["validation"], config, tokenizer, loss_step,
+                extra_modules=(loss_fn,), on_device=on_device,
+            )
     except torch.OutOfMemoryError as err:
         raise RuntimeError(_oom_message(config)) from err
