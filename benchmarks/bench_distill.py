@@ -157,7 +157,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--no-lever-runs",
         action="store_true",
-        help="skip the extra distill_lib run with the full last layer (the lever's 'before')",
+        help="skip the extra distill_lib runs with one speed lever off each (see LEVERS)",
     )
     p.add_argument(
         "--json",
@@ -481,9 +481,16 @@ def step_breakdown(teacher, layers, batch_lib, batch_hf, args) -> dict[str, floa
 # The two runs
 
 
-def run_distill_lib(
-    student, teacher, tokens, tokenizer, args, cls_only: bool = True
-) -> dict[str, Any]:
+LEVERS = {
+    "cls_only_last_layer": "first-token-only last layer",
+    "compact_embeddings": "only the word-embedding rows the data contains",
+    "unpadded_layers": "no matmuls for padding tokens",
+}
+"""distill_lib's switchable speed levers (TrainConfig fields, on by default); each is also
+timed switched off, alone, in the same run."""
+
+
+def run_distill_lib(student, teacher, tokens, tokenizer, args, **changes: Any) -> dict[str, Any]:
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -492,7 +499,7 @@ def run_distill_lib(
         temperature=args.temperature,
         alpha=args.alpha,
         progress=False,
-        cls_only_last_layer=cls_only,
+        **changes,
     )
     teacher_seconds: list[float] = []
     original = dtrain.teacher_logits
@@ -776,14 +783,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{lib['final_epoch_train_loss']:.4f}; {_other(lib)}"
         )
     if args.only == "both" and not args.no_lever_runs:
-        student_full = make_student(teacher, layers)
-        full = run_distill_lib(student_full, teacher, tokens, tokenizer, args, cls_only=False)
-        results["distill_lib_full_last_layer"] = full
-        print(
-            f"distill_lib, full last layer (lever off): {full['examples_per_s']:.1f} examples/s "
-            f"({full['timed_s']:.1f} s timed)  final-epoch train loss "
-            f"{full['final_epoch_train_loss']:.4f}; {_other(full)}"
-        )
+        for lever, what in LEVERS.items():
+            off = run_distill_lib(make_student(teacher, layers), teacher, tokens, tokenizer, args,
+                                  **{lever: False})
+            results[f"distill_lib_without_{lever}"] = off
+            print(
+                f"distill_lib without {what} ({lever}=False): {off['examples_per_s']:.1f} "
+                f"examples/s ({off['timed_s']:.1f} s timed)  final-epoch train loss "
+                f"{off['final_epoch_train_loss']:.4f}; {_other(off)}"
+            )
     if args.only in ("both", "hf"):
         hf = run_hf_trainer(student_hf, teacher, tokens, tokenizer, args)
         results["hf_trainer"] = hf
@@ -796,22 +804,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.only == "both":
         ratio = results["distill_lib"]["examples_per_s"] / results["hf_trainer"]["examples_per_s"]
         results["speedup"] = ratio
-        if "distill_lib_full_last_layer" in results:
-            before = results["distill_lib_full_last_layer"]["examples_per_s"]
-            results["speedup_full_last_layer"] = before / results["hf_trainer"]["examples_per_s"]
-            results["lever_cls_only_last_layer"] = results["distill_lib"]["examples_per_s"] / before
+        for lever in LEVERS:
+            if f"distill_lib_without_{lever}" in results:
+                before = results[f"distill_lib_without_{lever}"]["examples_per_s"]
+                results[f"speedup_without_{lever}"] = (
+                    before / results["hf_trainer"]["examples_per_s"])
+                results[f"lever_{lever}"] = results["distill_lib"]["examples_per_s"] / before
     results["benchmark_wall_s"] = time.perf_counter() - started
     print(f"whole benchmark: {results['benchmark_wall_s']:.0f} s wall")
     if args.json:
         store_results(args.json, args.pair, results)
         print(f"results written to {args.json} under {args.pair!r}")
     if args.only == "both":
-        if "lever_cls_only_last_layer" in results:
-            print(
-                f"lever, first-token-only last layer: {results['lever_cls_only_last_layer']:.2f}x "
-                f"(distill_lib with the full last layer / HF Trainer: "
-                f"{results['speedup_full_last_layer']:.2f}x)"
-            )
+        for lever, what in LEVERS.items():
+            if f"lever_{lever}" in results:
+                print(
+                    f"lever, {what}: {results[f'lever_{lever}']:.2f}x (distill_lib without it / "
+                    f"HF Trainer: {results[f'speedup_without_{lever}']:.2f}x)"
+                )
         print(f"speedup distill_lib / HF Trainer: {results['speedup']:.2f}x")
     return results
 

@@ -171,6 +171,7 @@ def build_config(args: argparse.Namespace) -> ExperimentConfig:
         "baselines": baselines,
         "cross_domain": args.cross_domain,
         "output_dir": args.output_dir,
+        "workers": args.workers,
         "student_train": base.student_train.replace(**train),
         "teacher_train": base.teacher_train.replace(**teacher),
     }
@@ -496,6 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="epochs of the teacher")
     train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                        help="where to train (default auto: a GPU if there is one)")
+    train.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="processes training student runs side by side (default: 2 on a "
+                       "CPU with 2+ cores, 1 on a GPU; 1 = this process only)")
     output = compare.add_argument_group("output")
     output.add_argument("--output-dir", metavar="DIR",
                         help="folder for run JSONs, tables and the teacher "

@@ -167,6 +167,8 @@ _FIELD_RULES: dict[str, _Rule] = {
     "progress": _boolean,
     "output_dir": _folder_or_none,
     "cls_only_last_layer": _boolean,
+    "compact_embeddings": _boolean,
+    "unpadded_layers": _boolean,
 }
 """The check of every :class:`TrainConfig` field, applied by ``TrainConfig.__post_init__``."""
 
@@ -226,6 +228,18 @@ class TrainConfig:
     numbers, so a run differs from a full-layer run at the same seed (statistically the same
     recipe). Ignored when a loss reads hidden states or attention maps, and for model
     families :mod:`distill_lib.fast` does not cover (they compute the full layer)."""
+    compact_embeddings: bool = True
+    """Train only the word-embedding rows of tokens the training and validation sentences
+    contain; the other rows get what AdamW would have given them (weight decay only) when
+    training ends. The same weights up to float rounding, for less work per step (1.1-1.3x
+    faster steps on the MiniLM student here; see :func:`distill_lib.fast.compact_word_embeddings`).
+    Not part of a run's key, like ``eval_batch_size``: it changes how, not what."""
+    unpadded_layers: bool = True
+    """Run the matmuls of every encoder layer but the last on the real tokens only, not on
+    padding (:func:`distill_lib.fast.unpadded_layers`). Dropout masks are drawn as for the
+    padded batch, so the run is the same up to float rounding; 1.1x faster steps at 15%
+    padding. Used with ``cls_only_last_layer`` (and under the same conditions); not part of
+    a run's key."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -15,6 +15,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests train in the test process (monkeypatches reach it); the tests of
+    `distill_lib.experiment.workers` ask for helper processes explicitly."""
+    monkeypatch.setenv("DISTILL_LIB_WORKERS", "1")
+
+
 @pytest.fixture
 def fixtures_dir() -> Path:
     """The folder of small committed data files (`tests/fixtures`)."""

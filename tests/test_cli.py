@@ -236,6 +236,7 @@ BAD_OPTIONS = [
     (["--validation-size", "x"], "--validation-size: expected an integer"),
     (["--output-dir", ""], "output_dir must be a non-empty string"),
     (["--device", "cuda"], "cuda"),
+    (["--workers", "0"], "--workers"),
     (["--layers", "0,1,2", "--strategies", "first"], "the same student would be trained twice"),
     (["--task", "glue/sst2"], "Hub"),
     (["--teacher", "bert-base-uncasedd"], "bert-base-uncasedd"),
@@ -380,6 +381,8 @@ def test_options_reach_the_config(
         "tweet-snippets",
         "--output-dir",
         str(out_dir),
+        "--workers",
+        "1",
         "--quiet",
     )
     # a failure once the run started: one line, exit code 1
@@ -401,6 +404,7 @@ def test_options_reach_the_config(
     assert config.test_size == 100
     assert config.baselines == [] and config.cross_domain == ["tweet-snippets"]
     assert config.output_dir == str(out_dir)
+    assert config.workers == 1
     assert seen["kwargs"] == {"progress": False, "log": None}
 
 

@@ -382,6 +382,25 @@ def test_distill_runs_the_teacher_once_per_example_not_per_step(tokens, bert_tok
     assert torch.allclose(cached, fresh, atol=1e-5)
 
 
+def test_a_run_does_not_depend_on_whether_the_teachers_logits_were_cached(
+    tokens, bert_tokenizer, tmp_path
+):
+    """Computing the logits draws a random number (a DataLoader's base seed); the loop is
+    seeded after it, so a cold cache (the first run of a comparison) and a warm one (a
+    resumed comparison) train the same student."""
+    teacher = tiny_teacher(bert_tokenizer.vocab_size)
+    config = FAST.replace(epochs=1)
+    train_mod._LOGITS_MEMORY.clear()  # logits other tests computed (other code paths) are kept
+    states = []
+    for cache in (False, tmp_path / "logits", tmp_path / "logits"):  # cold, cold, warm
+        student = distill(make_student(teacher, [0, 3], seed=0), teacher, tokens, config,
+                          tokenizer=bert_tokenizer, logits_cache=cache).model
+        states.append({k: v.clone() for k, v in student.state_dict().items()})
+    for other in states[1:]:
+        for name, value in states[0].items():
+            assert torch.equal(other[name], value), name
+
+
 def test_cached_logits_equal_per_step_teacher_outputs(tokens, bert_tokenizer):
     teacher = tiny_teacher(bert_tokenizer.vocab_size).eval()
     logits = teacher_logits(teacher, tokens["train"], tokenizer=bert_tokenizer, cache=False)

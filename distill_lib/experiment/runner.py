@@ -36,10 +36,18 @@ from ..data import check_task, load_task, make_dataloader, tokenize
 from ..layers import canonical_strategy, describe_strategy
 from ..student import make_student
 from ..teacher import check_teacher, load_teacher, resolve_teacher, teacher_depth
-from ..train import check_device, distill, evaluate_model, fine_tune, save_checkpoint
+from ..train import (
+    check_device,
+    distill,
+    evaluate_model,
+    fine_tune,
+    save_checkpoint,
+    teacher_logits,
+)
 from .config import BASELINES, ExperimentConfig
 from .results import Results, summarise
 from .store import RUN_FORMAT, Job, RunStore, check_teacher_record, plan, run_key, teacher_key
+from .workers import resolve_workers, run_side_by_side, start_helpers, stop_helpers
 
 LATENCY_BATCH = 32
 _SCORES_OF = {"influence": "block_influence", "cka-cover": "cka", "drop": "drop"}
@@ -181,6 +189,11 @@ class Experiment:
         self._majority: dict[str, Any] | None = None
         self._measured: dict[str, Any] | None = None
         self.timings: dict[str, float] = {}
+        self.may_train_teacher = True
+        """False in a helper process (:mod:`.workers`): it reads the parent's teacher only."""
+        self.side_by_side: dict[str, Any] | None = None
+        """How the student runs were split over processes, if they were (see
+        :meth:`timing_lines`)."""
         self._trained = False  # whether this object trained a teacher or a student
         """Seconds spent in each part of the work done by this object (see
         :meth:`timing_lines`)."""
@@ -194,10 +207,19 @@ class Experiment:
         if not total:
             return ["time: nothing was computed (every result was on disk)"]
         parts = sorted(self.timings.items(), key=lambda kv: -kv[1])
-        return [f"time: {total / 60:.1f} min of work, of which"] + [
-            f"  {part:<38s} {seconds:7.1f} s  {100 * seconds / total:5.1f}%"
+        lines = [f"time: {total / 60:.1f} min of work, of which"] + [
+            f"  {part:<40s} {seconds:7.1f} s  {100 * seconds / total:5.1f}%"
             for part, seconds in parts
         ]
+        if self.side_by_side:
+            s = self.side_by_side
+            lines.append(
+                f"  ({s['runs']} student runs in {s['workers']} processes side by side, "
+                f"{s['threads']} thread{'s' if s['threads'] > 1 else ''} each: "
+                f"{s['wall_seconds'] / 60:.1f} min of wall time; their parts above add up "
+                "the processes' times)"
+            )
+        return lines
 
     # -- data and teacher ----------------------------------------------------------------------
 
@@ -259,6 +281,11 @@ class Experiment:
             history = json.loads((folder / "history.json").read_text())
             return teacher, tokenizer, history
         except Exception as err:  # truncated safetensors, missing files, foreign folder
+            if not self.may_train_teacher:  # a helper process: the parent owns the folder
+                raise RuntimeError(
+                    f"the fine-tuned teacher in {folder} cannot be read ({type(err).__name__}: "
+                    f"{' '.join(str(err).split())[:200]})"
+                ) from err
             target = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
             os.replace(folder, target)
             self.log(
@@ -275,6 +302,8 @@ class Experiment:
         start = time.perf_counter()
         folder = self.store.teacher_folder(config)
         saved = self._saved_teacher(folder)
+        if saved is None and not self.may_train_teacher:
+            raise RuntimeError(f"no fine-tuned teacher in {folder} (a helper only reads it)")
         if saved is not None:
             teacher, self._tokenizer, history = saved
             how = f"loaded from {folder}"
@@ -444,6 +473,50 @@ class Experiment:
         self.store.write(self.store.run_path(job), record)
         return record
 
+    def _early_helpers(self) -> list[Any]:
+        """Helper processes for the student runs, started before the teacher is ready.
+
+        Started when at least two runs are missing (a data-driven run counts as missing
+        until its layers are measured) and :func:`.workers.resolve_workers` says so.
+        """
+        missing = sum(job.layers is None or self.store.read_run(job) is None
+                      for job in self.jobs)
+        workers = resolve_workers(self.config.workers, self.config.student_train.device, missing)
+        return start_helpers(self.config, workers) if workers > 1 else []
+
+    def _train_side_by_side(self, helpers: list[Any]) -> set[str]:
+        """Train the missing runs in this process and the ``helpers`` (if any) side by side.
+
+        Returns the keys of the runs trained (and logged) here; what is left (nothing, or the
+        data-driven runs that reuse a fixed strategy's student) is done one by one after.
+        """
+        pending = [job for job in self.jobs
+                   if self.store.read_run(job) is None
+                   and not (job.data_driven and self._fixed_job_like(job))]
+        helpers = helpers[: max(0, len(pending) - 1)]
+        if not helpers:
+            return set()
+        workers = len(helpers) + 1
+        if any(job.train_config.alpha > 0 for job in pending):  # once, not in every process
+            t = time.perf_counter()
+            teacher_logits(self.teacher, self.tokens["train"], tokenizer=self.tokenizer,
+                           batch_size=self.config.student_train.eval_batch_size)
+            self._spent("teacher: logits of the training sentences", time.perf_counter() - t)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        self.log(f"training {len(pending)} student runs in {workers} processes side by side "
+                 f"({threads} thread{'s' if threads > 1 else ''} each)")
+        position = {job.key: i for i, job in enumerate(self.jobs, start=1)}
+        start = time.perf_counter()
+        helper_timings = run_side_by_side(
+            self, pending, helpers, self.log,
+            label=lambda job: f"[{position[job.key]}/{len(self.jobs)}] {job.name} seed {job.seed}",
+        )
+        for part, seconds in helper_timings.items():
+            self._spent(part, seconds)
+        self.side_by_side = {"workers": workers, "threads": threads, "runs": len(pending),
+                             "wall_seconds": time.perf_counter() - start}
+        return {job.key for job in pending}
+
     def _fixed_job_like(self, job: Job) -> Job | None:
         """The fixed-strategy job that trains the same student as ``job``, if any."""
         for other in self.jobs:
@@ -505,8 +578,13 @@ class Experiment:
         """
         start = time.perf_counter()
         with self.store.lock():
-            _ = self.teacher
-            self._resolve_jobs()
+            helpers = self._early_helpers()
+            try:
+                _ = self.teacher
+                self._resolve_jobs()
+                side_by_side = self._train_side_by_side(helpers)
+            finally:
+                stop_helpers(helpers)  # any not used (no-op for those that finished)
             records = []
             for i, job in enumerate(self.jobs, start=1):
                 tag = f"[{i}/{len(self.jobs)}] {job.name} seed {job.seed}"
@@ -516,7 +594,8 @@ class Experiment:
                     record = self.run(job.name, job.seed)
                     how = f"{record['seconds']:.0f} s"
                 records.append(record)
-                self.log(f"{tag}: test accuracy {record['test']['accuracy']:.4f} ({how})")
+                if job.key not in side_by_side:
+                    self.log(f"{tag}: test accuracy {record['test']['accuracy']:.4f} ({how})")
             t = time.perf_counter()
             efficiency = self.efficiency() if self.config.measure_latency else {}
             self._spent("latency measurement", time.perf_counter() - t)

@@ -45,7 +45,9 @@ def run_key(*parts: Any) -> str:
 def train_key(config: TrainConfig) -> dict[str, Any]:
     """Fields of a TrainConfig that change the result (not progress bars or folders)."""
     out = config.to_dict()
-    for k in ("progress", "output_dir", "eval_batch_size"):
+    # compact_embeddings and unpadded_layers give the same run up to float rounding
+    for k in ("progress", "output_dir", "eval_batch_size", "compact_embeddings",
+              "unpadded_layers"):
         out.pop(k)
     # Added after RUN_FORMAT 1: left out at the value that reproduces the older runs, so
     # their keys (e.g. the committed classic run) stay valid.
