@@ -71,7 +71,6 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_scheduler
 from ._io import atomic_directory, atomic_write_json, cache_dir
 from .data import make_dataloader
 from .fast import (
-    CompactRows,
     cls_only_last_layer,
     compact_word_embeddings,
     unpadded_layers,
@@ -393,144 +392,125 @@ def _train_loop(
     # Seeded after ``on_device``: computing the teacher's logits draws a random number (each
     # DataLoader iterator does), so a run must not depend on whether they were cached.
     set_seed(config.seed)
-    seen = [train_set["input_ids"], validation_set["input_ids"]]
+    # Only the vocabulary rows these sentences contain are trained (distill_lib.fast).
+    splits = [train_set["input_ids"], validation_set["input_ids"]]
     with compact_word_embeddings(
         model,
-        (ids for split in seen for ids in split),
+        (ids for split in splits for ids in split),
         config.compact_embeddings,
         extra_ids=[tokenizer.pad_token_id],
     ) as rows:
-        result = _train_epochs(
-            model, train_set, validation_set, config, tokenizer, loss_step, extra_modules,
-            accelerator, rows,
+
+        loader = make_dataloader(
+            train_set,
+            tokenizer,
+            config.batch_size,
+            shuffle=True,
+            group_by_length=config.group_by_length,
+            seed=config.seed,
         )
-    if result.checkpoint is not None:
-        save_checkpoint(result.model, tokenizer, result.checkpoint, history=result.history)
-    return result
-
-
-def _train_epochs(
-    model: PreTrainedModel,
-    train_set: Dataset,
-    validation_set: Dataset,
-    config: TrainConfig,
-    tokenizer: PreTrainedTokenizerBase,
-    loss_step: LossStep,
-    extra_modules: tuple[torch.nn.Module, ...],
-    accelerator: Accelerator,
-    rows: CompactRows | None,
-) -> TrainResult:
-    """The epochs of :func:`_train_loop` (inside its ``compact_word_embeddings`` block)."""
-
-    loader = make_dataloader(
-        train_set,
-        tokenizer,
-        config.batch_size,
-        shuffle=True,
-        group_by_length=config.group_by_length,
-        seed=config.seed,
-    )
-    named = list(model.named_parameters())
-    for i, module in enumerate(extra_modules):
-        module.to(accelerator.device)
-        named += [(f"extra{i}.{n}", p) for n, p in module.named_parameters()]
-    optimizer = make_optimizer(named, config, accelerator.device)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    updates_per_epoch = math.ceil(len(loader) / config.grad_accum_steps)
-    total_updates = updates_per_epoch * config.epochs
-    scheduler = get_scheduler(
-        config.scheduler,
-        optimizer,
-        num_warmup_steps=int(config.warmup_ratio * total_updates) * accelerator.num_processes,
-        num_training_steps=total_updates * accelerator.num_processes,
-    )
-    scheduler = accelerator.prepare(scheduler)
-    params = [p for _, p in named]
-
-    history: list[dict[str, Any]] = []
-    best_score, best_state, best_epoch, best_val = -math.inf, None, 0, {}
-    best_decay = 1.0
-    checkpoint = Path(config.output_dir) if config.output_dir else None
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        start, seen = time.perf_counter(), 0
-        sums: dict[str, float] = {}
-        bar = tqdm(
-            loader, desc=f"epoch {epoch}/{config.epochs}", disable=not config.progress, leave=False
+        named = list(model.named_parameters())
+        for i, module in enumerate(extra_modules):
+            module.to(accelerator.device)
+            named += [(f"extra{i}.{n}", p) for n, p in module.named_parameters()]
+        optimizer = make_optimizer(named, config, accelerator.device)
+        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+        updates_per_epoch = math.ceil(len(loader) / config.grad_accum_steps)
+        total_updates = updates_per_epoch * config.epochs
+        scheduler = get_scheduler(
+            config.scheduler,
+            optimizer,
+            num_warmup_steps=int(config.warmup_ratio * total_updates) * accelerator.num_processes,
+            num_training_steps=total_updates * accelerator.num_processes,
         )
-        for step, batch in enumerate(bar, start=1):
-            with accelerator.accumulate(model):
-                with accelerator.autocast():
-                    out = loss_step(model, batch)
-                loss_value = float(out.total.detach())
-                if not math.isfinite(loss_value):
-                    raise FloatingPointError(
-                        f"the training loss became {loss_value} at epoch {epoch}, step {step} "
-                        f"(terms {out.terms}); lower the learning rate (now {config.lr}) or use "
-                        "mixed_precision='no'."
-                    )
-                accelerator.backward(out.total)
-                if accelerator.sync_gradients and config.max_grad_norm:
-                    accelerator.clip_grad_norm_(params, config.max_grad_norm)
-                optimizer.step()
-                if rows is not None and accelerator.sync_gradients and not getattr(
-                    optimizer, "step_was_skipped", False
-                ):
-                    rows.after_step(optimizer)  # the weight decay of the untrained rows
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            n = len(batch["labels"])
-            seen += n
-            sums["loss"] = sums.get("loss", 0.0) + loss_value * n
-            for name, value in out.terms.items():
-                sums[name] = sums.get(name, 0.0) + value * n
-            bar.set_postfix(loss=f"{sums['loss'] / seen:.4f}")
-        train_seconds = time.perf_counter() - start
+        scheduler = accelerator.prepare(scheduler)
+        params = [p for _, p in named]
 
-        unwrapped = accelerator.unwrap_model(model)
-        val = evaluate_model(
-            unwrapped,
-            validation_set,
-            tokenizer=tokenizer,
-            batch_size=config.eval_batch_size,
-            device=accelerator.device,
-        )
-        record: dict[str, Any] = {"epoch": epoch}
-        record.update({f"train_{k}": v / seen for k, v in sums.items()})
-        record.update(
-            {
-                "val_loss": val["loss"],
-                "val_accuracy": val["accuracy"],
-                "val_macro_f1": val["macro_f1"],
-                "lr": scheduler.get_last_lr()[0],
-                "seconds": time.perf_counter() - start,
-                "train_seconds": train_seconds,
-                "examples_per_second": seen / train_seconds,
-            }
-        )
-        history.append(record)
-        score = -val["loss"] if config.select_metric == "loss" else val[config.select_metric]
-        if score > best_score or not config.keep_best:
-            best_score, best_epoch, best_val = score, epoch, val
-            best_state = {
-                k: v.detach().to("cpu", copy=True) for k, v in unwrapped.state_dict().items()
-            }
-            best_decay = rows.decay if rows is not None else 1.0
-        if config.progress:
-            tqdm.write(
-                f"epoch {epoch}: train loss {record['train_loss']:.4f}  "
-                f"val loss {val['loss']:.4f}  val acc {val['accuracy']:.4f}  "
-                f"({record['examples_per_second']:.0f} examples/s)"
+        history: list[dict[str, Any]] = []
+        best_score, best_state, best_epoch, best_val = -math.inf, None, 0, {}
+        best_decay = 1.0
+        checkpoint = Path(config.output_dir) if config.output_dir else None
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            start, seen = time.perf_counter(), 0
+            sums: dict[str, float] = {}
+            bar = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}",
+                       disable=not config.progress, leave=False)
+            for step, batch in enumerate(bar, start=1):
+                with accelerator.accumulate(model):
+                    with accelerator.autocast():
+                        out = loss_step(model, batch)
+                    loss_value = float(out.total.detach())
+                    if not math.isfinite(loss_value):
+                        raise FloatingPointError(
+                            f"the training loss became {loss_value} at epoch {epoch}, step "
+                            f"{step} (terms {out.terms}); lower the learning rate (now "
+                            f"{config.lr}) or use mixed_precision='no'."
+                        )
+                    accelerator.backward(out.total)
+                    if accelerator.sync_gradients and config.max_grad_norm:
+                        accelerator.clip_grad_norm_(params, config.max_grad_norm)
+                    optimizer.step()
+                    if rows is not None and accelerator.sync_gradients and not getattr(
+                        optimizer, "step_was_skipped", False
+                    ):
+                        rows.after_step(optimizer)  # the weight decay of the untrained rows
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                n = len(batch["labels"])
+                seen += n
+                sums["loss"] = sums.get("loss", 0.0) + loss_value * n
+                for name, value in out.terms.items():
+                    sums[name] = sums.get(name, 0.0) + value * n
+                bar.set_postfix(loss=f"{sums['loss'] / seen:.4f}")
+            train_seconds = time.perf_counter() - start
+
+            unwrapped = accelerator.unwrap_model(model)
+            val = evaluate_model(
+                unwrapped,
+                validation_set,
+                tokenizer=tokenizer,
+                batch_size=config.eval_batch_size,
+                device=accelerator.device,
             )
+            record: dict[str, Any] = {"epoch": epoch}
+            record.update({f"train_{k}": v / seen for k, v in sums.items()})
+            record.update(
+                {
+                    "val_loss": val["loss"],
+                    "val_accuracy": val["accuracy"],
+                    "val_macro_f1": val["macro_f1"],
+                    "lr": scheduler.get_last_lr()[0],
+                    "seconds": time.perf_counter() - start,
+                    "train_seconds": train_seconds,
+                    "examples_per_second": seen / train_seconds,
+                }
+            )
+            history.append(record)
+            score = -val["loss"] if config.select_metric == "loss" else val[config.select_metric]
+            if score > best_score or not config.keep_best:
+                best_score, best_epoch, best_val = score, epoch, val
+                best_state = {
+                    k: v.detach().to("cpu", copy=True) for k, v in unwrapped.state_dict().items()
+                }
+                best_decay = rows.decay if rows is not None else 1.0
+            if config.progress:
+                tqdm.write(
+                    f"epoch {epoch}: train loss {record['train_loss']:.4f}  "
+                    f"val loss {val['loss']:.4f}  val acc {val['accuracy']:.4f}  "
+                    f"({record['examples_per_second']:.0f} examples/s)"
+                )
 
-    model = accelerator.unwrap_model(model)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-        if rows is not None:
-            rows.decay = best_decay
-    if accelerator.device.type != "cpu":
-        accelerator.free_memory()  # GPU memory back; on a CPU only a 0.3 s gc.collect()
-    best = {k: v for k, v in best_val.items() if k in ("loss", "accuracy", "macro_f1")}
+        model = accelerator.unwrap_model(model)
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            if rows is not None:
+                rows.decay = best_decay
+        if accelerator.device.type != "cpu":
+            accelerator.free_memory()  # GPU memory back; on a CPU only a 0.3 s gc.collect()
+        best = {k: v for k, v in best_val.items() if k in ("loss", "accuracy", "macro_f1")}
+    if checkpoint is not None:
+        save_checkpoint(model, tokenizer, checkpoint, history=history)
     return TrainResult(model, history, best_epoch, best, checkpoint)
 
 
