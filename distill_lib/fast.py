@@ -70,6 +70,33 @@ def supports_cls_only(model: nn.Module) -> bool:
     return len(layers) > 0 and _bert_style(layers[-1])
 
 
+def _attention(
+    layer: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+) -> torch.Tensor:
+    """The BERT layer's attention core, as its own forward calls it.
+
+    ``query`` ``(batch, heads, q_len, head)``, ``key``/``value`` ``(batch, heads, seq_len,
+    head)``; returns the context ``(batch, q_len, heads, head)`` from the model's attention
+    implementation (sdpa or eager), with the layer's attention dropout when training.
+    """
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+    from transformers.models.bert.modeling_bert import eager_attention_forward
+
+    sa = layer.attention.self
+    attend = ALL_ATTENTION_FUNCTIONS.get_interface(
+        sa.config._attn_implementation, eager_attention_forward
+    )
+    context, _ = attend(
+        sa, query, key, value, mask,
+        dropout=sa.dropout.p if layer.training else 0.0, scaling=sa.scaling,
+    )
+    return context
+
+
 def _first_token_forward(
     self: nn.Module,
     hidden_states: torch.Tensor,
@@ -87,9 +114,6 @@ def _first_token_forward(
     Returns:
         ``(batch, 1, hidden)``: the layer's output for the first token.
     """
-    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-    from transformers.models.bert.modeling_bert import eager_attention_forward
-
     sa = self.attention.self
     batch, seq_len, _ = hidden_states.shape
     first = hidden_states[:, :1]
@@ -100,18 +124,7 @@ def _first_token_forward(
     mask = attention_mask
     if mask is not None and mask.dim() == 4 and mask.shape[-2] > 1:
         mask = mask[..., :1, :]  # the first query's row
-    attend = ALL_ATTENTION_FUNCTIONS.get_interface(
-        sa.config._attn_implementation, eager_attention_forward
-    )
-    context, _ = attend(
-        sa,
-        query,
-        key,
-        value,
-        mask,
-        dropout=sa.dropout.p if self.training else 0.0,
-        scaling=sa.scaling,
-    )
+    context = _attention(self, query, key, value, mask)
     context = context.reshape(batch, 1, -1).contiguous()
     attention_output = self.attention.output(context, first)
     return self.feed_forward_chunk(attention_output)
@@ -205,9 +218,6 @@ def _unpadded_forward(
     Returns:
         ``(batch, seq_len, hidden)``; zeros at padding positions.
     """
-    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-    from transformers.models.bert.modeling_bert import eager_attention_forward
-
     batch, seq_len, hidden = hidden_states.shape
     index = _real_tokens(attention_mask, batch, seq_len)
     if index is None:
@@ -222,13 +232,7 @@ def _unpadded_forward(
         return out.view(batch, seq_len, -1, head).transpose(1, 2)
 
     query, key, value = padded(sa.query(x)), padded(sa.key(x)), padded(sa.value(x))
-    attend = ALL_ATTENTION_FUNCTIONS.get_interface(
-        sa.config._attn_implementation, eager_attention_forward
-    )
-    context, _ = attend(
-        sa, query, key, value, attention_mask,
-        dropout=sa.dropout.p if self.training else 0.0, scaling=sa.scaling,
-    )
+    context = _attention(self, query, key, value, attention_mask)
     context = context.reshape(rows, -1).index_select(0, index)  # (tokens, H)
     out = self.attention.output
     attention_output = out.LayerNorm(

@@ -189,14 +189,14 @@ class Experiment:
         self._majority: dict[str, Any] | None = None
         self._measured: dict[str, Any] | None = None
         self.timings: dict[str, float] = {}
+        """Seconds spent in each part of the work done by this object (see
+        :meth:`timing_lines`)."""
         self.may_train_teacher = True
         """False in a helper process (:mod:`.workers`): it reads the parent's teacher only."""
         self.side_by_side: dict[str, Any] | None = None
         """How the student runs were split over processes, if they were (see
         :meth:`timing_lines`)."""
         self._trained = False  # whether this object trained a teacher or a student
-        """Seconds spent in each part of the work done by this object (see
-        :meth:`timing_lines`)."""
 
     def _spent(self, part: str, seconds: float) -> None:
         self.timings[part] = self.timings.get(part, 0.0) + seconds
@@ -502,7 +502,7 @@ class Experiment:
             teacher_logits(self.teacher, self.tokens["train"], tokenizer=self.tokenizer,
                            batch_size=self.config.student_train.eval_batch_size)
             self._spent("teacher: logits of the training sentences", time.perf_counter() - t)
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = helpers[0].threads
         self.log(f"training {len(pending)} student runs in {workers} processes side by side "
                  f"({threads} thread{'s' if threads > 1 else ''} each)")
         position = {job.key: i for i, job in enumerate(self.jobs, start=1)}

@@ -67,6 +67,7 @@ class _Helper:
     """One helper process and the threads that read its output."""
 
     def __init__(self, config: dict[str, Any], threads: int) -> None:
+        self.threads = threads
         root = Path(__file__).resolve().parents[2]  # the folder holding this distill_lib
         code = (f"import sys; sys.path.insert(0, {str(root)!r}); "
                 "from distill_lib.experiment.workers import helper_main; sys.exit(helper_main())")
@@ -141,6 +142,8 @@ def run_side_by_side(
 ) -> dict[str, float]:
     """Train ``jobs`` in this process and the ``helpers``; returns the helpers' timings.
 
+    This process trains with the helpers' thread count while they run.
+
     Each finished run is logged with ``label(job)`` and its test accuracy as it completes.
     The first failure (here or in a helper) stops the hand-out of new runs and is raised once
     the runs under way have ended; Ctrl-C here stops the helpers at once. The helpers have
@@ -148,7 +151,7 @@ def run_side_by_side(
     """
     import torch
 
-    threads = max(1, (os.cpu_count() or 1) // (len(helpers) + 1))
+    threads = helpers[0].threads if helpers else torch.get_num_threads()
     todo = collections.deque(jobs)
     lock = threading.Lock()
     failures: list[BaseException] = []
