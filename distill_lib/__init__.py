@@ -72,35 +72,4 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ALIASES",
-    "DATA_DRIVEN",
-    "STRATEGIES",
-    "DistillationLoss",
-    "ExperimentConfig",
-    "Results",
-    "TrainConfig",
-    "attention_loss",
-    "choose_layers",
-    "compare_strategies",
-    "distill",
-    "evaluate_model",
-    "fine_tune",
-    "hard_label_loss",
-    "hidden_cosine_loss",
-    "hidden_mse_loss",
-    "layer_map",
-    "layer_table",
-    "list_tasks",
-    "load_results",
-    "load_task",
-    "load_teacher",
-    "make_dataloader",
-    "make_student",
-    "measure_layers",
-    "num_layers",
-    "select_layers",
-    "soft_target_loss",
-    "teacher_logits",
-    "tokenize",
-]
+__all__ = sorted(_EXPORTS)  # the export table is the one list of public names

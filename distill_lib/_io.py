@@ -1,8 +1,17 @@
-"""Small file helpers shared by the library: the cache folder, atomic writes, file digests.
+"""Small helpers shared by the library: the cache folder, atomic writes, quiet libraries, digests.
 
-Every file distill_lib writes goes through these helpers, so an interrupted run never leaves a
-half-written JSON or checkpoint behind: we write to a temporary sibling and `os.replace` it into
-place (atomic on POSIX and Windows when both live on the same filesystem).
+- :func:`cache_dir`: the folder for downloads, prepared data sets, teachers and teacher logits
+  (`$DISTILL_LIB_CACHE`, else `$XDG_CACHE_HOME/distill_lib`, else `~/.cache/distill_lib`).
+- :func:`atomic_write_bytes`, :func:`atomic_write_text`, :func:`atomic_write_json` (one file) and
+  :func:`atomic_directory` (a whole folder: checkpoints, prepared data sets): the data goes to a
+  temporary sibling that `os.replace` then moves into place (atomic on POSIX and Windows when
+  both live on the same filesystem), so an interrupted run never leaves a half-written file.
+- :func:`quiet_datasets` and :func:`quiet_libraries`: silence the progress bars and expected log
+  messages of `datasets` and `transformers` in a block, and restore the settings afterwards.
+- :func:`sha256_file`: the digest of a file, for checking pinned downloads.
+
+Only the standard library is imported at module level (`datasets` and `transformers` are
+imported inside the quiet helpers), so torch-free code such as the CLI can import it cheaply.
 """
 
 from __future__ import annotations

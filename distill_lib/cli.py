@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import textwrap
 import time
@@ -27,9 +28,18 @@ from typing import Any, NoReturn
 
 from . import experiment
 from ._io import quiet_libraries
-from .data import HUB_ALIASES, LOCAL_FORMATS, list_tasks
+from .cli_listings import (  # the listing commands and the names they share with this module
+    PROG,
+    SIZE_FIELDS,
+    _default,
+    _one_line,
+    _preset_lines,
+    cmd_layers,
+    cmd_presets,
+    cmd_tasks,
+)
 from .experiment import BASELINES, DEFAULT_PRESET, PRESETS, ExperimentConfig
-from .layers import ALIASES, DATA_DRIVEN, STRATEGIES, select_layers
+from .layers import ALIASES, DATA_DRIVEN, STRATEGIES
 from .teacher import TEACHERS
 
 # Only light modules above (no torch, transformers, datasets, pandas or scipy), so that --help,
@@ -38,19 +48,17 @@ from .teacher import TEACHERS
 
 _STARTED = time.perf_counter()  # the command's wall time is printed from here (imports included)
 
-PROG = "distill-lib"
 ALL = "all"
 """Value of the size options that means every sentence."""
-SIZE_FIELDS = ("train_size", "validation_size", "test_size")
 USAGE_ERRORS = (ValueError, FileNotFoundError, ConnectionError)
+REDO_WITH_COMPARE = f"run `{PROG} compare` with the same options to redo it"
+"""What ``report`` (which trains nothing) says about a damaged run file it set aside."""
+
+Handler = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
 
 # ---------------------------------------------------------------------------------------------
 # argparse plumbing: one-line errors, help wrapped at 100 columns
-
-
-def _one_line(message: object) -> str:
-    return " ".join(str(message).split())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -183,6 +191,36 @@ def build_config(args: argparse.Namespace) -> ExperimentConfig:
     return base.replace(**changes)
 
 
+def _option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each option's ``dest`` (the config field it sets) -> the option: ``output_dir`` ->
+    ``--output-dir``, read from the parser's own actions."""
+    return {
+        action.dest: max(action.option_strings, key=len)
+        for action in parser._actions
+        if action.option_strings and action.dest != "help"
+    }
+
+
+def _in_option_terms(message: str, options: dict[str, str]) -> str:
+    """``message`` with the config fields it names written as the options the user typed.
+
+    A field with an underscore (``output_dir``) is a name wherever it stands; a one-word field
+    (``workers``, ``teacher``) only as the subject of ``... must ...``, since elsewhere it may be
+    a word of the sentence ("more layers than its teacher"). Quoted text, paths and
+    ``name=value`` code are left alone.
+    """
+    names = "|".join(re.escape(name) for name in sorted(options, key=len, reverse=True))
+    if not names:
+        return message
+
+    def option(match: re.Match[str]) -> str:
+        name = match.group(0)
+        is_field = "_" in name or message.startswith(" must ", match.end())
+        return options[name] if is_field else name
+
+    return re.sub(rf"(?<![\w./'\"-])(?:{names})(?![\w/'\"=-])", option, message)
+
+
 def _figures_dir(args: argparse.Namespace) -> str | None:
     return None if args.no_figures else args.figures_dir
 
@@ -196,22 +234,22 @@ def print_results(results: experiment.Results, args: argparse.Namespace) -> int:
     print(f"run JSONs: {out / 'runs'}/ (one per student run: {len(results.runs)}, and the "
           f"teacher's evaluation); teacher checkpoint: {out}/teacher-*/")
     figures_dir = _figures_dir(args)
-    if figures_dir is None:
-        print(f"wall time of this command: {(time.perf_counter() - _STARTED) / 60:.1f} min")
-        return 0
+    if figures_dir is not None:
+        prefix = args.figures_prefix
+        _draw_figures(results, figures_dir, f"{out.resolve().name}-" if prefix is None else prefix)
+    print(f"wall time of this command: {(time.perf_counter() - _STARTED) / 60:.1f} min")
+    return 0
+
+
+def _draw_figures(results: experiment.Results, folder: str, prefix: str) -> None:
     from .plots import plot_all  # matplotlib is slow to import: only when drawing
 
-    prefix = args.figures_prefix
-    if prefix is None:
-        prefix = f"{out.resolve().name}-"
     start = time.perf_counter()
-    figures = plot_all(results, folder=figures_dir, prefix=prefix)
-    print(f"figures: {figures_dir}/ ({sum(len(p) for p in figures.values())} files, drawn in "
+    figures = plot_all(results, folder=folder, prefix=prefix)
+    print(f"figures: {folder}/ ({sum(len(p) for p in figures.values())} files, drawn in "
           f"{time.perf_counter() - start:.1f} s)")
     for name, paths in figures.items():
         print(f"  {name}: {', '.join(str(p) for p in paths)}")
-    print(f"wall time of this command: {(time.perf_counter() - _STARTED) / 60:.1f} min")
-    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,8 +266,9 @@ def cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         if _figures_dir(args) is not None:
             check_writable(args.figures_dir, "--figures-dir")
         jobs = experiment.plan(config, n_teacher)
+        executor = _cluster_executor(args.scheduler)
     except USAGE_ERRORS as err:
-        parser.error(str(err))
+        parser.error(_in_option_terms(str(err), _option_names(parser)))
     store = experiment.RunStore(config.output_dir)
     done = sum(store.is_finished(job) for job in jobs)
     say = (lambda *_: None) if args.quiet else print
@@ -244,7 +283,7 @@ def cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     try:
         with quiet_libraries(progress=progress, warnings=not args.quiet):
             results = experiment.compare_strategies(
-                config, progress=progress, log=None if args.quiet else print
+                config, progress=progress, log=None if args.quiet else print, executor=executor
             )
     except (ConnectionError, FileNotFoundError, RuntimeError) as err:
         print(f"{parser.prog}: error: {_one_line(err)}", file=sys.stderr)
@@ -256,142 +295,51 @@ def cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     return print_results(results, args)
 
 
+def _cluster_executor(address: str | None) -> Any:
+    """The executor of a Dask client connected to ``address`` (None: local processes)."""
+    if address is None:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--scheduler needs Dask's distributed package: pip install -e "
+                         "'.[cluster]' (or pip install distributed)") from None
+    try:
+        return Client(address, timeout="10s").get_executor()
+    except (OSError, TimeoutError) as err:
+        raise ConnectionError(f"--scheduler {address}: cannot connect ({_one_line(err)})") from None
+
+
+def _check_results_folder(folder: str) -> None:
+    """A file where ``report --output-dir`` needs a folder is a usage error. (A folder that
+    does not exist is left to :func:`~distill_lib.experiment.load_results`: no comparison.)"""
+    path = Path(folder)
+    existing = next((part for part in (path, *path.parents) if part.exists()), None)
+    if existing is None or existing.is_dir():
+        return
+    if existing == path:
+        raise ValueError(f"--output-dir {folder!r} is a file, not a folder")
+    raise ValueError(f"--output-dir {folder!r} cannot be a folder: {existing} is a file")
+
+
 def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``distill-lib report``: print a finished comparison again, rewrite its tables and redraw
     its figures (no training, no network)."""
     from .experiment.runner import check_writable
 
     try:
+        _check_results_folder(args.output_dir)
         if _figures_dir(args) is not None:
             check_writable(args.figures_dir, "--figures-dir")
         results = experiment.load_results(
-            args.output_dir, partial=True, log=lambda line: print(line, file=sys.stderr)
+            args.output_dir, partial=True, log=lambda line: print(line, file=sys.stderr),
+            redo_hint=REDO_WITH_COMPARE,
         )
     except USAGE_ERRORS as err:
         parser.error(str(err))
     if not results.missing:
         results.save_tables()  # tables of the current code, from the same JSONs
     return print_results(results, args)
-
-
-def cmd_layers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """``distill-lib layers``: the map of every strategy for one teacher/student depth."""
-    n, k = args.teacher_layers, args.student_layers
-    try:
-        select_layers("first", n, k)  # checks the sizes
-    except ValueError as err:
-        parser.error(str(err))
-    rows: list[tuple[str, str, str, str]] = []
-    problems: list[str] = []
-    for name, keeps in STRATEGIES.items():
-        try:
-            layers = str(select_layers(name, n, k, seed=args.seed))
-        except ValueError as err:
-            layers = "n/a"
-            problems.append(f"{name}: {_one_line(err)}")
-        if name == "random":
-            keeps = f"k distinct layers drawn at random with seed {args.seed} (--seed), sorted"
-        aliases = ", ".join(a for a, target in ALIASES.items() if target == name) or "-"
-        rows.append((name, layers, aliases, keeps))
-    for name, keeps in DATA_DRIVEN.items():
-        aliases = ", ".join(a for a, target in ALIASES.items() if target == name) or "-"
-        rows.append((name, "measured", aliases, keeps))
-    print(textwrap.fill(
-        f"{n}-layer teacher -> {k}-layer student (n = {n}, k = {k}; 0-indexed teacher layers; "
-        "student layer i starts from teacher layer layers[i]):", width=100))
-    print()
-    header = ("strategy", "layers", "also called", "keeps")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)] + [0]
-    for row in [header, (*("-" * w for w in widths[:3]), "-----"), *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    print()
-    print(textwrap.fill(
-        "Aliases: papers that draw layer 1 at the top of the figure (BERT-PKD, 'How to distill "
-        "your BERT') call the first k layers 'top-k'; here positions count from the embeddings, "
-        "so top-k = first (nearest the embeddings) and bottom-k = last (nearest the "
-        "classifier). 'skip'/'alternate' = even (PKD-Skip), 'distilbert' = uniform. Pass any "
-        "name or alias to `compare --strategies`, or an explicit map with `compare --layers "
-        "0,2,5`.", width=100))
-    print()
-    print(textwrap.fill(
-        f"'measured': {', '.join(DATA_DRIVEN)} are chosen from measurements of the fine-tuned "
-        "teacher on the task's data (block influence and CKA on training sentences, drop "
-        "sensitivity on the validation split), so they have no fixed map; `compare "
-        "--strategies uniform,influence,cka-cover,drop` measures the teacher once and reports "
-        "the layers each picked (notebook 08).", width=100))
-    for problem in problems:
-        print(textwrap.fill(f"n/a {problem}", width=100, subsequent_indent="    "))
-    return 0
-
-
-def cmd_tasks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """``distill-lib tasks``: the built-in data sets and the other accepted ``--task`` values."""
-    tasks = list_tasks()
-    width = max(len(name) for name in tasks)
-    print("Built-in tasks (offline after one download of the vaderSentiment sdist from PyPI):")
-    for name, description in tasks.items():
-        lines = textwrap.wrap(description, width=96 - width, break_on_hyphens=False)
-        print(f"  {name.ljust(width)}  {lines[0]}")
-        for line in lines[1:]:
-            print(f"  {' ' * width}  {line}")
-    print()
-    print(textwrap.fill(
-        f"--task also accepts a local file ending in {', '.join(sorted(LOCAL_FORMATS))} (pick "
-        "columns with --text-column/--label-column; split 80/10/10) or a Hugging Face Hub data "
-        f"set (needs the network the first time): {', '.join(HUB_ALIASES)} or any owner/name. "
-        "Evaluate on the test-only sets with `distill-lib compare --cross-domain NAME,...`.",
-        width=100))
-    return 0
-
-
-def _size_text(value: int | None) -> str:
-    return "all" if value is None else f"{value:,}"
-
-
-def cmd_presets(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """``distill-lib presets``: every preset of ``compare`` with its sizes and duration."""
-    for name, preset in PRESETS.items():
-        config = ExperimentConfig.preset(name)
-        jobs = len(config.strategies) + sum(b in config.baselines for b in ("random-init", "no-kd"))
-        sizes = ", ".join(f"{key.removesuffix('_size')} {_size_text(getattr(config, key))}"
-                          for key in SIZE_FIELDS)
-        t, s = config.teacher_train, config.student_train
-        default = " (default)" if name == DEFAULT_PRESET else ""
-        print(textwrap.fill(f"{name}{default}: {preset.description}", width=100,
-                            subsequent_indent="  "))
-        print(textwrap.fill(f"time: {preset.duration}", width=100, initial_indent="  ",
-                            subsequent_indent="    "))
-        print(f"  teacher {config.teacher} -> {config.student_layers} student layers")
-        print(f"  task {config.task}: {sizes} sentences")
-        print(f"  training: teacher {t.epochs} epoch(s) (lr {t.lr:g}, batch {t.batch_size}), "
-              f"students {s.epochs} epoch(s) (lr {s.lr:g}, batch {s.batch_size})")
-        print(f"  {len(config.strategies)} strategies ({', '.join(map(str, config.strategies))}) "
-              f"x {len(config.seeds)} seeds ({', '.join(map(str, config.seeds))})")
-        print(f"  baselines: {', '.join(config.baselines) or 'none'}")
-        print(f"  cross-domain test sets: {', '.join(config.cross_domain) or 'none'}")
-        print(f"  = 1 teacher fine-tuning + {jobs * len(config.seeds)} student runs; "
-              f"output {config.output_dir}/")
-        print()
-    print(f"Override any of these with options: `{PROG} compare --help`.")
-    return 0
-
-
-# ---------------------------------------------------------------------------------------------
-# The parser
-
-
-def _preset_lines() -> str:
-    lines = []
-    for name, preset in PRESETS.items():
-        note = textwrap.wrap(f"{preset.description}; {preset.duration}", width=80)
-        lines.append(f"  {name:16}{note[0]}")
-        lines.extend(f"{'':18}{line}" for line in note[1:])
-    return "\n".join(lines)
-
-
-def _default(field: str) -> str:
-    """The default preset's value of a size field, for help texts."""
-    return _size_text(PRESETS[DEFAULT_PRESET].values.get(field))
 
 
 COMPARE_EPILOG = f"""\
@@ -422,41 +370,43 @@ examples:
 """
 
 
-def _add_figure_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--figures-dir", default="figures", metavar="DIR",
-                     help="folder for the figures (PNG and SVG; default: figures)")
-    sub.add_argument("--figures-prefix", default=None, metavar="TEXT",
-                     help="prefix of the figure file names (default: the output folder's name and "
-                     "'-', e.g. figures/quick-accuracy.png for runs/quick)")
-    sub.add_argument("--no-figures", action="store_true", help="do not draw figures")
+def _add_command(
+    subs: argparse._SubParsersAction, name: str, handler: Handler, summary: str,
+    description: str, epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """Sub-command ``name``: ``summary`` in the main help, ``description`` in its own; running
+    it calls ``handler(args, its parser)``."""
+    sub = subs.add_parser(name, help=summary, description=description, epilog=epilog,
+                          formatter_class=_Formatter)
+    sub.set_defaults(handler=handler, subparser=sub)
+    return sub
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``distill-lib`` argument parser with its sub-commands."""
-    parser = _Parser(
-        prog=PROG,
-        description="Which teacher layers should initialise a distilled transformer student? "
-        "Run the comparison, inspect layer maps, tasks and presets.",
-        epilog=MAIN_EPILOG,
-        formatter_class=_Formatter,
-    )
-    from . import __version__
-
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    compare = subs.add_parser(
-        "compare",
-        help="compare layer-initialisation strategies (trains models)",
-        description="Fine-tune the teacher once, distil a student for every strategy x seed, add "
+def _add_compare(subs: argparse._SubParsersAction) -> None:
+    compare = _add_command(
+        subs, "compare", cmd_compare, "compare layer-initialisation strategies (trains models)",
+        "Fine-tune the teacher once, distil a student for every strategy x seed, add "
         "baselines, and print the results table, the pairwise significance tests and the "
         "teacher/student efficiency. Options override the preset.",
-        epilog=COMPARE_EPILOG,
-        formatter_class=_Formatter,
+        COMPARE_EPILOG,
     )
     compare.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
                          help=f"sized defaults (default {DEFAULT_PRESET}): {', '.join(PRESETS)}")
-    what = compare.add_argument_group("what to compare")
+    _add_what_options(compare.add_argument_group("what to compare"))
+    _add_model_options(compare.add_argument_group("models"))
+    _add_data_options(compare.add_argument_group("data"))
+    _add_training_options(compare.add_argument_group("training"))
+    output = compare.add_argument_group("output")
+    output.add_argument("--output-dir", metavar="DIR",
+                        help="folder for run JSONs, tables and the teacher "
+                        "(default: runs/<preset>)")
+    _add_figure_options(output)
+    output.add_argument("--no-progress", action="store_true", help="no progress bars")
+    output.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars and no per-run lines; only the final report")
+
+
+def _add_what_options(what: argparse._ArgumentGroup) -> None:
     what.add_argument("--strategies", type=_items, metavar="LIST",
                       help=f"comma list of strategies: {', '.join(STRATEGIES)}; measured on "
                       f"the teacher: {', '.join(DATA_DRIVEN)}; or an alias "
@@ -469,13 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="comma list of distinct seeds, e.g. 0,1,2")
     what.add_argument("--baselines", type=_none_or_items, metavar="LIST",
                       help=f"comma list of {', '.join(BASELINES)}; or all, or none (default: all)")
-    model = compare.add_argument_group("models")
+
+
+def _add_model_options(model: argparse._ArgumentGroup) -> None:
     model.add_argument("--teacher", metavar="NAME",
                        help=f"{', '.join(TEACHERS)} (offline), a Hub name (bert-base-uncased) or "
                        "a model folder")
     model.add_argument("--student-layers", type=_positive_int, metavar="K",
                        help="student depth, at most the teacher's")
-    data = compare.add_argument_group("data")
+
+
+def _add_data_options(data: argparse._ArgumentGroup) -> None:
     data.add_argument("--task", metavar="NAME",
                       help="a built-in task (see `distill-lib tasks`), a local .csv/.tsv/.json/"
                       ".jsonl/.parquet file, or a Hub set such as glue/sst2")
@@ -491,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"N test sentences, or all ({DEFAULT_PRESET}: {_default('test_size')})")
     data.add_argument("--cross-domain", type=_none_or_items, metavar="LIST",
                       help="extra test-only sets to evaluate on (e.g. tweet-snippets), or none")
-    train = compare.add_argument_group("training")
+
+
+def _add_training_options(train: argparse._ArgumentGroup) -> None:
     train.add_argument("--epochs", type=_positive_int, metavar="N", help="epochs of every student")
     train.add_argument("--teacher-epochs", type=_positive_int, metavar="N",
                        help="epochs of the teacher")
@@ -500,54 +456,73 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=_positive_int, metavar="N",
                        help="processes training student runs side by side (default: 2 on a "
                        "CPU with 2+ cores, 1 on a GPU; 1 = this process only)")
-    output = compare.add_argument_group("output")
-    output.add_argument("--output-dir", metavar="DIR",
-                        help="folder for run JSONs, tables and the teacher "
-                        "(default: runs/<preset>)")
-    _add_figure_options(output)
-    output.add_argument("--no-progress", action="store_true", help="no progress bars")
-    output.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress bars and no per-run lines; only the final report")
-    compare.set_defaults(handler=cmd_compare, subparser=compare)
+    train.add_argument("--scheduler", metavar="ADDRESS",
+                       help="a Dask distributed scheduler, e.g. tcp://host:8786: the student "
+                       "runs train on its workers, --workers at a time (pip install -e "
+                       "'.[cluster]'; the workers need distill_lib and the output folder)")
 
-    report = subs.add_parser(
-        "report",
-        help="print a finished comparison again and redraw its figures (no training)",
-        description="Load the results of a finished `compare` from its output folder (its JSONs "
-        "only: no teacher, data or network), print them and redraw the figures.",
-        epilog=f"example:\n  {PROG} report --output-dir runs/quick --figures-dir figures/quick",
-        formatter_class=_Formatter,
+
+def _add_figure_options(sub: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    sub.add_argument("--figures-dir", default="figures", metavar="DIR",
+                     help="folder for the figures (PNG and SVG; default: figures)")
+    sub.add_argument("--figures-prefix", default=None, metavar="TEXT",
+                     help="prefix of the figure file names (default: the output folder's name and "
+                     "'-', e.g. figures/quick-accuracy.png for runs/quick)")
+    sub.add_argument("--no-figures", action="store_true", help="do not draw figures")
+
+
+def _add_report(subs: argparse._SubParsersAction) -> None:
+    report = _add_command(
+        subs, "report", cmd_report,
+        "print a finished comparison again and redraw its figures (no training)",
+        "Load the results of a finished `compare` from its output folder (its JSONs only: no "
+        "teacher, data or network), print them and redraw the figures.",
+        f"example:\n  {PROG} report --output-dir runs/quick --figures-dir figures/quick",
     )
     report.add_argument("--output-dir", required=True, metavar="DIR",
                         help="the output folder of `compare`")
     _add_figure_options(report)
-    report.set_defaults(handler=cmd_report, subparser=report)
 
-    layers = subs.add_parser(
-        "layers",
-        help="show which teacher layers every strategy keeps",
-        description="Print every strategy's 0-indexed teacher layers for one teacher/student "
-        "depth, with the aliases found in papers.",
-        epilog=f"examples:\n  {PROG} layers --teacher-layers 12 --student-layers 6\n"
+
+def _add_layers(subs: argparse._SubParsersAction) -> None:
+    layers = _add_command(
+        subs, "layers", cmd_layers, "show which teacher layers every strategy keeps",
+        "Print every strategy's 0-indexed teacher layers for one teacher/student depth, with "
+        "the aliases found in papers.",
+        f"examples:\n  {PROG} layers --teacher-layers 12 --student-layers 6\n"
         f"  {PROG} layers --teacher-layers 6 --student-layers 3 --seed 1",
-        formatter_class=_Formatter,
     )
     layers.add_argument("--teacher-layers", type=_positive_int, default=12, metavar="N",
                         help="teacher depth (default 12)")
     layers.add_argument("--student-layers", type=_positive_int, default=6, metavar="K",
                         help="student depth (default 6)")
     layers.add_argument("--seed", type=_int, default=0, help="seed of the random strategy (0)")
-    layers.set_defaults(handler=cmd_layers, subparser=layers)
 
-    tasks = subs.add_parser("tasks", help="list the built-in tasks",
-                            description="List the built-in data sets and the other values "
-                            "--task accepts.", formatter_class=_Formatter)
-    tasks.set_defaults(handler=cmd_tasks, subparser=tasks)
-    presets = subs.add_parser("presets", help="show the presets of compare and their sizes",
-                              description="Show every preset of `compare`: models, data sizes, "
-                              "epochs, seeds, runs and how long it took.",
-                              formatter_class=_Formatter)
-    presets.set_defaults(handler=cmd_presets, subparser=presets)
+
+def _add_listings(subs: argparse._SubParsersAction) -> None:
+    """``tasks`` and ``presets``: no options."""
+    _add_command(subs, "tasks", cmd_tasks, "list the built-in tasks",
+                 "List the built-in data sets and the other values --task accepts.")
+    _add_command(subs, "presets", cmd_presets, "show the presets of compare and their sizes",
+                 "Show every preset of `compare`: models, data sizes, epochs, seeds, runs and how "
+                 "long it took.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``distill-lib`` argument parser with its sub-commands."""
+    from . import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Which teacher layers should initialise a distilled transformer student? "
+        "Run the comparison, inspect layer maps, tasks and presets.",
+        epilog=MAIN_EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (_add_compare, _add_report, _add_layers, _add_listings):
+        add(subs)
     return parser
 
 
@@ -562,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
-        handler: Callable[[argparse.Namespace, argparse.ArgumentParser], int] = args.handler
+        handler: Handler = args.handler
         return handler(args, args.subparser)
     except BrokenPipeError:  # e.g. `distill-lib presets | head`
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -1,8 +1,31 @@
-"""Less work per example, same model: three exact shortcuts used by the training loop.
+"""Less work per example, same model: three shortcuts used by the training loop.
 
 1. :func:`cls_only_last_layer`: the last encoder layer computed for the first token only.
 2. :func:`unpadded_layers`: the other layers' matmuls skip the padding tokens.
 3. :func:`compact_word_embeddings`: only the vocabulary rows the data contains are trained.
+
+Where they are exact, and where they are not used
+-------------------------------------------------
+
+Where a shortcut is used, the model computes what the stock model computes, up to float
+rounding; where that is not known, the stock code runs (:mod:`distill_lib._fast_guard`):
+
+* 1 and 2 rewrite a layer's forward, so they patch only the (layer class, attention
+  implementation) pairs they were written for (``_fast_guard.ALLOW_LIST``): the BERT layer
+  and its copies (BERT/MiniLM, RoBERTa, XLM-R, ELECTRA) with ``eager`` or ``sdpa``
+  attention. Other families (MPNet, DistilBERT), ``flex_attention`` and flash attention, a
+  mask that is not a 4-d tensor, and a layer whose forward other code replaced (an
+  ``accelerate`` hook) keep the stock layer; :func:`supports_cls_only` says which is which.
+* Before 1 or 2 is first used for a (layer class, attention implementation, device type,
+  dtype), it runs next to the stock layer on a tiny batch; if they differ it stays off.
+* With dropout on, 2 reproduces the stock layer's dropout masks on the CPU only (see "No
+  matmuls for padding tokens"); on other devices it is not used while training with dropout.
+  1 draws fewer dropout numbers in training on any device: the same recipe, not the same run.
+* 3 is not a layer rewrite; before it is used, its lookup of a few rows is compared with the
+  full embedding's.
+
+Each fallback is logged once per process, as a warning on ``logging.getLogger(
+"distill_lib.fast")``.
 
 The first token only
 --------------------
@@ -22,16 +45,12 @@ The logits are the same up to float rounding (checked in ``tests/test_fast.py``)
 dropout then draws fewer random numbers, so a run is not bit-identical to a full-layer run
 with the same seed, though it is the same recipe; that is why
 :attr:`~distill_lib.train.TrainConfig.cls_only_last_layer` is part of a run's key.
-
-Covered: the BERT layer and its copies (BERT/MiniLM, RoBERTa, XLM-R, ELECTRA). Other families
-(MPNet, DistilBERT) run their full last layer; :func:`supports_cls_only` says which is which.
 It is never used when a loss reads hidden states or attention maps.
 """
 
 from __future__ import annotations
 
 import contextlib
-import types
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -39,6 +58,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import _fast_guard as _guard
 from .student import encoder_layers
 
 __all__ = [
@@ -50,24 +70,14 @@ __all__ = [
 ]
 
 
-def _bert_style(layer: nn.Module) -> bool:
-    attention = getattr(layer, "attention", None)
-    self_attention = getattr(attention, "self", None)
-    return (
-        all(hasattr(self_attention, name) for name in ("query", "key", "value", "scaling"))
-        and hasattr(attention, "output")
-        and hasattr(layer, "feed_forward_chunk")
-        and not getattr(layer, "is_decoder", False)
-    )
-
-
 def supports_cls_only(model: nn.Module) -> bool:
-    """Whether :func:`cls_only_last_layer` shortens ``model``'s last layer."""
+    """Whether :func:`cls_only_last_layer` shortens ``model``'s last layer (its class and
+    attention implementation are on the allow-list, no other code replaced its forward)."""
     try:
         layers = encoder_layers(model)
     except TypeError:
         return False
-    return len(layers) > 0 and _bert_style(layers[-1])
+    return len(layers) > 0 and _guard.refusal("cls_only", layers[-1]) is None
 
 
 def _attention(
@@ -130,27 +140,57 @@ def _first_token_forward(
     return self.feed_forward_chunk(attention_output)
 
 
+def _cls_only_layer_forward(
+    self: nn.Module,
+    hidden_states: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    *args: object,
+    **kwargs: object,
+) -> torch.Tensor:
+    """The forward :func:`cls_only_last_layer` installs: :func:`_first_token_forward` where it
+    is known to give the stock layer's first row, the layer's own forward otherwise."""
+    if _guard.usable("cls_only", self, _first_token_forward, hidden_states, attention_mask):
+        return _first_token_forward(self, hidden_states, attention_mask, *args, **kwargs)
+    return type(self).forward(self, hidden_states, attention_mask, *args, **kwargs)
+
+
 @contextlib.contextmanager
 def cls_only_last_layer(model: nn.Module, enabled: bool = True) -> Iterator[bool]:
     """Within the block, ``model``'s last layer computes the first token only.
 
-    Yields whether it applies (``enabled`` and :func:`supports_cls_only`). Inside the block
-    ``last_hidden_state`` has length 1, so use it only for the logits of a sequence
-    classifier, never with ``output_hidden_states``/``output_attentions``. The layer's own
-    forward is put back on exit, also after an error.
+    Yields whether it was switched on (``enabled`` and :func:`supports_cls_only`); a call
+    the guards refuse later (another mask, a failed self-check) still runs the full layer.
+    Inside the block ``last_hidden_state`` may have length 1, so use it only for the logits
+    of a sequence classifier, never with ``output_hidden_states``/``output_attentions``. The
+    layer's forward from before is put back on exit, also after an error.
     """
-    if not (enabled and supports_cls_only(model)):
+    layers = _layers(model, "cls_only") if enabled else []
+    if not layers:
         yield False
         return
-    layer = encoder_layers(model)[-1]
-    if "forward" in vars(layer):  # already inside such a block (e.g. validation in training)
-        yield True
+    layer = layers[-1]
+    if _guard.patched_by(layer) == "cls_only":
+        yield True  # already inside such a block (e.g. validation in training)
         return
-    layer.forward = types.MethodType(_first_token_forward, layer)
+    reason = _guard.refusal("cls_only", layer)
+    if reason is not None:
+        _guard.log_once("cls_only", type(layer).__name__, reason)
+        yield False
+        return
+    _guard.install(layer, "cls_only", _cls_only_layer_forward)
     try:
         yield True
     finally:
-        del layer.forward  # the class's forward again
+        _guard.uninstall(layer)
+
+
+def _layers(model: nn.Module, lever: str) -> list[nn.Module]:
+    """``model``'s encoder layers; [] (logged) for a model without any."""
+    try:
+        return list(encoder_layers(model))
+    except TypeError:
+        _guard.log_once(lever, type(model).__name__, "no encoder layers found")
+        return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,19 +202,13 @@ def cls_only_last_layer(model: nn.Module, enabled: bool = True) -> Iterator[bool
 # last, see above) gathers the real tokens into a ``(tokens, hidden)`` matrix, runs the query,
 # key, value, output and feed-forward matmuls and the layer norms on it, and scatters back only
 # for the attention itself, which needs the ``(batch, heads, seq, seq)`` layout. The two
-# hidden-state dropouts draw their masks at the padded shape and keep the real tokens' rows,
-# so they consume the random stream exactly as the padded layer does: the same run, up to
-# float rounding (``tests/test_fast.py`` checks losses and gradients with dropout on). Padding
-# positions come out as zeros instead of values nobody reads.
-
-
-def _packable(layer: nn.Module) -> bool:
-    if not _bert_style(layer) or getattr(layer, "chunk_size_feed_forward", 0):
-        return False
-    parts = (layer.attention.output, getattr(layer, "output", None))
-    return hasattr(layer, "intermediate") and all(
-        all(hasattr(part, name) for name in ("dense", "dropout", "LayerNorm")) for part in parts
-    )
+# hidden-state dropouts draw their masks at the padded shape and keep the real tokens' rows.
+# On the CPU ``bernoulli_`` on that shape consumes the random stream exactly as the padded
+# layer's ``nn.Dropout`` does: the same run, up to float rounding (``tests/test_fast.py``
+# checks losses and gradients with dropout on). CUDA's dropout kernel draws its numbers
+# differently, so on any other device the stock layer runs while training with dropout
+# (evaluation, or dropout 0, is exact everywhere). Padding positions come out as zeros
+# instead of values nobody reads.
 
 
 def _real_tokens(attention_mask: torch.Tensor | None, batch: int, seq_len: int):
@@ -247,27 +281,45 @@ def _unpadded_forward(
     return full.view(batch, seq_len, -1)
 
 
+def _unpadded_layer_forward(
+    self: nn.Module,
+    hidden_states: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    *args: object,
+    **kwargs: object,
+) -> torch.Tensor:
+    """The forward :func:`unpadded_layers` installs: :func:`_unpadded_forward` where it is
+    known to give the stock layer's result, the layer's own forward otherwise."""
+    if _guard.usable("unpadded", self, _unpadded_forward, hidden_states, attention_mask):
+        return _unpadded_forward(self, hidden_states, attention_mask, *args, **kwargs)
+    return type(self).forward(self, hidden_states, attention_mask, *args, **kwargs)
+
+
 @contextlib.contextmanager
 def unpadded_layers(model: nn.Module, enabled: bool = True) -> Iterator[int]:
     """Within the block, every encoder layer but the last skips padding in its matmuls.
 
-    Yields how many layers were switched (0 when disabled or for families without BERT-style
-    layers). Like :func:`cls_only_last_layer`, only for the logits of a sequence classifier:
-    hidden states come back with zeros at padding positions. The last layer is left to
+    Yields how many layers were switched (0 when disabled or for layers off the allow-list;
+    calls the guards refuse later still run the stock layer). Like
+    :func:`cls_only_last_layer`, only for the logits of a sequence classifier: hidden states
+    come back with zeros at padding positions. The last layer is left to
     :func:`cls_only_last_layer`. Forwards are put back on exit, also after an error.
     """
-    try:
-        layers = list(encoder_layers(model))[:-1] if enabled else []
-    except TypeError:
-        layers = []
-    switched = [layer for layer in layers if _packable(layer) and "forward" not in vars(layer)]
-    for layer in switched:
-        layer.forward = types.MethodType(_unpadded_forward, layer)
+    switched = []
+    for layer in (_layers(model, "unpadded")[:-1] if enabled else []):
+        if _guard.patched_by(layer) is not None:
+            continue  # already inside such a block: the outer one restores it
+        reason = _guard.refusal("unpadded", layer)
+        if reason is not None:
+            _guard.log_once("unpadded", type(layer).__name__, reason)
+            continue
+        _guard.install(layer, "unpadded", _unpadded_layer_forward)
+        switched.append(layer)
     try:
         yield len(switched)
     finally:
         for layer in switched:
-            del layer.forward
+            _guard.uninstall(layer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,6 +411,16 @@ def _compactable(model: nn.Module) -> nn.Embedding | None:
     return embedding if shared == 1 else None  # tied to an output layer: leave it alone
 
 
+def _same_lookup(compact: CompactRows, original: nn.Embedding) -> bool:
+    """Whether ``compact`` returns what ``original`` returns for a few of its rows (about 10,
+    first and last included), bit for bit: the lookup table and the copied rows are checked
+    before a whole training run relies on them, for the cost of one tiny lookup."""
+    rows = compact.rows
+    sample = torch.cat([rows[:: max(1, len(rows) // 8)], rows[-1:]])[None]
+    with torch.no_grad():
+        return torch.equal(compact(sample), original(sample))
+
+
 @contextlib.contextmanager
 def compact_word_embeddings(
     model: nn.Module,
@@ -377,7 +439,8 @@ def compact_word_embeddings(
         extra_ids: ids added to the rows (the padding id).
 
     Yields the :class:`CompactRows` module now in the model (or ``None`` where it does not
-    apply: disabled, frozen or tied embeddings, or every row used). Build the optimizer
+    apply: disabled, frozen or tied embeddings, every row used, or a lookup that does not
+    give the full embedding's rows, which is logged). Build the optimizer
     *inside* the block, call ``rows.after_step(optimizer)`` after every optimizer update,
     and the block puts an ``nn.Embedding`` back on exit (also after an error): the original
     module, its weight now ``rows.full_weight()``. To keep an earlier state (the best
@@ -399,6 +462,10 @@ def compact_word_embeddings(
         yield None
         return
     compact = CompactRows(original, rows)
+    if not _same_lookup(compact, original):
+        _guard.log_once("compact", type(model).__name__, "its lookup differs from the embedding")
+        yield None
+        return
     model.set_input_embeddings(compact)
     try:
         yield compact

@@ -62,8 +62,11 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from ._checks import check_int, is_int
 
 STRATEGIES: dict[str, str] = {
     "first": "the first k teacher layers (nearest the embeddings)",
@@ -75,14 +78,30 @@ STRATEGIES: dict[str, str] = {
 }
 """The named strategies and what each keeps. An explicit list of indices is also accepted."""
 
-DATA_DRIVEN: dict[str, str] = {
-    "influence": "the k layers with the largest block influence, 1 - cos(layer input, layer "
-    "output), on training sentences",
-    "cka-cover": "k layers whose outputs are far apart in linear CKA on training sentences "
-    "(greedy max-min cover)",
-    "drop": "the k layers whose removal lowers the teacher's validation accuracy most",
+_MEASURED: dict[str, tuple[str, str]] = {
+    "influence": (
+        "the k layers with the largest block influence, 1 - cos(layer input, layer output), on "
+        "training sentences",
+        "block_influence",
+    ),
+    "cka-cover": (
+        "k layers whose outputs are far apart in linear CKA on training sentences (greedy "
+        "max-min cover)",
+        "cka",
+    ),
+    "drop": (
+        "the k layers whose removal lowers the teacher's validation accuracy most",
+        "drop",
+    ),
 }
+"""The one table of data-driven strategies: name -> (what it keeps, where its scores are in
+the measurements of :func:`distill_lib.selection.measure_layers`)."""
+
+DATA_DRIVEN: dict[str, str] = {name: what for name, (what, _) in _MEASURED.items()}
 """Strategies chosen from measurements of the fine-tuned teacher (:mod:`distill_lib.selection`)."""
+
+SCORES_OF: dict[str, str] = {name: scores for name, (_, scores) in _MEASURED.items()}
+"""Where each data-driven strategy's scores are in the teacher's measurements."""
 
 ALIASES: dict[str, str] = {
     "top-k": "first",
@@ -132,18 +151,13 @@ def is_data_driven(strategy: LayerSpec) -> bool:
     return ALIASES.get(key, key) in DATA_DRIVEN
 
 
-def _is_int(value: object) -> bool:
-    """A real integer: ``int`` or a numpy integer, but not ``bool``."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_sizes(n_teacher: int, n_student: int) -> None:
     """Both depths are ints in ``1..MAX_LAYERS`` and ``n_student <= n_teacher`` (no allocation)."""
     for name, value, what in (
         ("n_teacher", n_teacher, "teacher layers"),
         ("n_student", n_student, "student layers; a student needs a layer"),
     ):
-        if not _is_int(value):
+        if not is_int(value):
             raise ValueError(
                 f"{name} must be an int between 1 and {MAX_LAYERS}, got {value!r} "
                 f"({type(value).__name__})"
@@ -158,7 +172,7 @@ def _check_sizes(n_teacher: int, n_student: int) -> None:
 
 
 def _check_seed(seed: object) -> None:
-    if seed is not None and not _is_int(seed):
+    if seed is not None and not is_int(seed):
         raise ValueError(f"seed must be an int or None, got {seed!r} ({type(seed).__name__})")
 
 
@@ -208,8 +222,6 @@ def select_layers(
                 f"make_student(teacher, {name!r}, n_student={k}, measured=measured); "
                 f"`distill-lib compare --strategies {name}` does this for you."
             )
-        from .selection import choose_layers
-
         if int(measured.get("n_layers", n)) != n:
             raise ValueError(
                 f"the measurements are of a {measured['n_layers']}-layer teacher, not {n} layers"
@@ -275,7 +287,7 @@ def check_layer_list(
     values = list(layers)
     if not values:
         raise ValueError("the layer list is empty; a student needs at least one layer")
-    bad = [v for v in values if not _is_int(v)]
+    bad = [v for v in values if not is_int(v)]
     if bad:
         kinds = sorted({type(v).__name__ for v in bad})
         raise ValueError(
@@ -336,3 +348,104 @@ def layer_table(n_teacher: int, n_student: int, *, seed: int = 0) -> dict[str, l
         except ValueError:
             continue
     return table
+
+# ---------------------------------------------------------------------------------------------
+# The data-driven strategies: choosing k layers from the teacher's measurements
+# (measured by distill_lib.selection; choosing needs only numpy, so it lives with the table)
+
+_SWAP_ROUNDS = 50  # k-medoids swap rounds at most (each round is one improving swap)
+
+
+def _medoid_cost(distance: np.ndarray, chosen: Sequence[int]) -> float:
+    """Sum over all layers of the distance to the nearest chosen layer."""
+    return float(distance[:, list(chosen)].min(axis=1).sum())
+
+
+def cka_cover(cka_layers: np.ndarray, k: int) -> list[int]:
+    """Pick k of n layers whose representations cover all n, from their CKA matrix.
+
+    Distance ``D = 1 - CKA`` (symmetrised, clipped at 0). Steps:
+
+    1. start from the **medoid**, the layer with the smallest total distance to all others:
+       the best single representative (the 1-medoid), so k = 1 gives it. A data-driven start
+       keeps this signal independent of position (the "last" layer, which the classifier
+       reads, is already a fixed strategy);
+    2. farthest-point (greedy max-min) steps: add the layer whose distance to its nearest
+       chosen layer is largest, until k are chosen;
+    3. k-medoids swaps: while swapping a chosen layer for an unchosen one lowers the total
+       distance of every layer to its nearest chosen layer, make the best such swap (at most
+       50 swaps; each costs O(k n^2), nothing for n <= 48).
+
+    Ties (equal distances or costs) go to the lower layer index; a swap must lower the cost by
+    more than 1e-12. Deterministic.
+
+    Args:
+        cka_layers: ``(n, n)`` CKA between the n layer outputs (no embeddings row).
+        k: how many layers to keep, 1..n.
+
+    Returns:
+        k layer indices, ascending (teacher order).
+    """
+    sim = np.asarray(cka_layers, dtype=np.float64)
+    if sim.ndim != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] == 0:
+        raise ValueError(f"cka_layers must be a square (n, n) matrix, got shape {sim.shape}")
+    if not np.isfinite(sim).all():
+        raise ValueError("cka_layers has NaN or infinite values")
+    n = sim.shape[0]
+    k = check_int("k", k, 1, n)
+    distance = np.clip(1.0 - (sim + sim.T) / 2.0, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+
+    chosen = [int(np.argmin(distance.sum(axis=1)))]  # argmin/argmax: first index wins ties
+    while len(chosen) < k:
+        nearest = distance[:, chosen].min(axis=1)
+        nearest[chosen] = -1.0
+        chosen.append(int(np.argmax(nearest)))
+
+    cost = _medoid_cost(distance, chosen)
+    for _ in range(_SWAP_ROUNDS):
+        best: tuple[float, int, int] | None = None
+        for pos in sorted(range(k), key=lambda p: chosen[p]):
+            for candidate in range(n):
+                if candidate in chosen:
+                    continue
+                trial = [*chosen[:pos], candidate, *chosen[pos + 1 :]]
+                trial_cost = _medoid_cost(distance, trial)
+                if trial_cost < cost - 1e-12 and (best is None or trial_cost < best[0] - 1e-12):
+                    best = (trial_cost, pos, candidate)
+        if best is None:
+            break
+        cost, pos, candidate = best
+        chosen[pos] = candidate
+    return sorted(chosen)
+
+
+def choose_layers(name: str, measured: dict[str, Any], k: int) -> list[int]:
+    """The k teacher layers a data-driven strategy keeps, ascending.
+
+    Args:
+        name: one of :data:`DATA_DRIVEN`: ``"influence"`` (highest block influence; ties: lower
+            index), ``"cka-cover"`` (:func:`cka_cover` on the n layer outputs) or ``"drop"``
+            (largest accuracy drop when skipped; ties: larger loss increase, then lower index).
+        measured: the output of :func:`distill_lib.selection.measure_layers` (or the same dict
+            loaded from JSON).
+        k: student depth, 1..n.
+    """
+    if name not in DATA_DRIVEN:
+        raise ValueError(
+            f"unknown data-driven strategy {name!r}; choose one of {list(DATA_DRIVEN)}"
+        )
+    n = int(measured["n_layers"])
+    k = check_int("k (the student layers)", k, 1, n)
+    if name == "influence":
+        scores = [float(v) for v in measured["block_influence"]]
+        order = sorted(range(n), key=lambda i: (-scores[i], i))
+    elif name == "drop":
+        drop = measured["drop"]
+        acc_drop = [float(v) for v in drop["accuracy_drop"]]
+        loss_up = [float(v) for v in drop["loss_increase"]]
+        order = sorted(range(n), key=lambda i: (-acc_drop[i], -loss_up[i], i))
+    else:
+        cka = np.asarray(measured["cka"], dtype=np.float64)
+        return cka_cover(cka[1:, 1:], k)
+    return sorted(order[:k])

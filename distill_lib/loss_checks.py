@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import is_int
+
 __all__ = ["check_alpha", "check_loss_weight", "check_temperature"]
 
 
 def _real(value: Any, name: str, allowed: str) -> float:
     """``value`` as a float if it is a finite real number (int, float or numpy), else raise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
+    if not (is_int(value) or isinstance(value, (float, np.floating))):  # never a bool
         raise ValueError(
             f"{name} must be a number {allowed}, got {value!r} ({type(value).__name__})"
         )

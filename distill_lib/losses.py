@@ -5,42 +5,34 @@ suffix ``_S``, teacher tensors the suffix ``_T``, and each docstring gives the s
 tensors are always detached inside the function, so no gradient ever flows into the teacher, even
 if you forgot ``torch.no_grad()`` around the teacher's forward pass.
 
-=====================  ==============================================  ==========================
-function               what it matches                                 paper
-=====================  ==============================================  ==========================
-soft_target_loss       output distributions, softened by temperature   Hinton et al. 2015
-hard_label_loss        the gold labels (plain cross-entropy)           --
-hidden_cosine_loss     direction of every token's hidden state         DistilBERT (Sanh et al.
-                                                                       2019)
-hidden_mse_loss        normalised [CLS] states of matched layers       PKD (Sun et al. 2019)
-attention_loss         attention maps of matched layers                TinyBERT (Jiao et al.
-                                                                       2020), MiniLM (Wang et
-                                                                       al. 2020)
-=====================  ==============================================  ==========================
+==================  =========================================  ================================
+function            what it matches                            paper
+==================  =========================================  ================================
+soft_target_loss    output distributions, softened by ``T``    Hinton et al. 2015
+hard_label_loss     the gold labels (plain cross-entropy)      --
+hidden_cosine_loss  direction of every token's hidden state    DistilBERT (Sanh et al. 2019)
+hidden_mse_loss     normalised [CLS] states of matched layers  PKD (Sun et al. 2019)
+attention_loss      attention maps of matched layers           TinyBERT (Jiao et al. 2020),
+                                                               MiniLM (Wang et al. 2020)
+==================  =========================================  ================================
 
 :class:`DistillationLoss` combines them with weights into the single number the optimiser sees,
-and reports each term separately for logging.
-
-All losses are computed in float32 (inputs are upcast), so they are safe under mixed precision.
-
-The hyperparameters are checked by three small functions, the only place these rules live
-(:class:`distill_lib.train.TrainConfig` uses them too): :func:`check_temperature` (a finite
-number ``> 0``), :func:`check_alpha` (a number in ``[0, 1]``) and :func:`check_loss_weight`
-(a finite number ``>= 0``). Each rejects ``bool``, strings, ``nan`` and ``inf`` with a
-message naming the parameter, the value and the allowed range. They live in the torch-free
-:mod:`distill_lib.loss_checks` and are re-exported here.
+and reports each term separately for logging. All losses are computed in float32 (inputs are
+upcast), so they are safe under mixed precision. The hyperparameter checks
+:func:`check_temperature`, :func:`check_alpha` and :func:`check_loss_weight` live in the
+torch-free :mod:`distill_lib.loss_checks` (also used by ``TrainConfig``); re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import is_int
 from .layers import check_layer_list
 from .loss_checks import check_alpha, check_loss_weight, check_temperature  # moved: torch-free
 
@@ -63,7 +55,13 @@ LayerTensors = Tensor | Sequence[Tensor]
 
 # --------------------------------------------------------------------------------------------
 # Output layer: soft targets and hard labels
-# --------------------------------------------------------------------------------------------
+
+
+def _check_logits(logits_S: Tensor) -> None:
+    if logits_S.ndim != 2:
+        raise ValueError(
+            f"logits_S must have shape (batch, num_labels), got {tuple(logits_S.shape)}"
+        )
 
 
 def soft_target_loss(logits_S: Tensor, logits_T: Tensor, temperature: float = 2.0) -> Tensor:
@@ -99,10 +97,7 @@ def soft_target_loss(logits_S: Tensor, logits_T: Tensor, temperature: float = 2.
             nan loss), or the logits have the wrong shapes.
     """
     t = check_temperature(temperature)
-    if logits_S.ndim != 2:
-        raise ValueError(
-            f"logits_S must have shape (batch, num_labels), got {tuple(logits_S.shape)}"
-        )
+    _check_logits(logits_S)
     if logits_S.shape != logits_T.shape:
         raise ValueError(
             "student and teacher logits must have the same shape (batch, num_labels), got "
@@ -126,10 +121,7 @@ def hard_label_loss(logits_S: Tensor, labels: Tensor) -> Tensor:
     Returns:
         A scalar tensor: the mean cross-entropy over the (non-ignored) examples.
     """
-    if logits_S.ndim != 2:
-        raise ValueError(
-            f"logits_S must have shape (batch, num_labels), got {tuple(logits_S.shape)}"
-        )
+    _check_logits(logits_S)
     if labels.shape != logits_S.shape[:1]:
         raise ValueError(
             f"labels must have shape (batch,) = ({logits_S.shape[0]},), got {tuple(labels.shape)}"
@@ -139,7 +131,6 @@ def hard_label_loss(logits_S: Tensor, labels: Tensor) -> Tensor:
 
 # --------------------------------------------------------------------------------------------
 # Intermediate layers: hidden states and attention maps
-# --------------------------------------------------------------------------------------------
 
 
 def _check_width(width_S: int, width_T: int, projection: nn.Module | None, what: str) -> None:
@@ -150,6 +141,29 @@ def _check_width(width_S: int, width_T: int, projection: nn.Module | None, what:
             "student's space to the teacher's, trained together with the student), or use "
             "DistillationLoss(hidden_size_S=..., hidden_size_T=...), which creates one for you."
         )
+
+
+def _masked_mean(values: Tensor, attention_mask: Tensor | None, pairs: bool = False) -> Tensor:
+    """Mean of ``values`` over the real tokens (over everything if ``attention_mask`` is None).
+
+    ``values`` is ``(batch, seq)``, or ``(batch, heads, seq, seq)`` with ``pairs`` (an entry
+    counts when its query and its key are both real tokens).
+    """
+    if attention_mask is None:
+        return values.mean()
+    batch_seq = (values.shape[0], values.shape[-1])
+    if tuple(attention_mask.shape) != batch_seq:
+        raise ValueError(
+            f"attention_mask must have shape (batch, seq) = {batch_seq}, "
+            f"got {tuple(attention_mask.shape)}"
+        )
+    m = attention_mask.to(values.device).bool()
+    keep = (m[:, None, :, None] & m[:, None, None, :]).expand_as(values) if pairs else m
+    n_kept = keep.sum()
+    if n_kept == 0:
+        raise ValueError("attention_mask has no real tokens (all zeros)")
+    # torch.where (not multiplication) so that NaN/inf in padded positions cannot leak in.
+    return torch.where(keep, values, torch.zeros_like(values)).sum() / n_kept
 
 
 def hidden_cosine_loss(
@@ -194,19 +208,7 @@ def hidden_cosine_loss(
         h_S = projection(h_S).float()
     h_T = hidden_T.detach().float()
     per_token = 1.0 - F.cosine_similarity(h_S, h_T, dim=-1)  # (batch, seq)
-    if attention_mask is None:
-        return per_token.mean()
-    if attention_mask.shape != per_token.shape:
-        raise ValueError(
-            f"attention_mask must have shape (batch, seq) = {tuple(per_token.shape)}, "
-            f"got {tuple(attention_mask.shape)}"
-        )
-    mask = attention_mask.to(per_token.device).bool()
-    n_tokens = mask.sum()
-    if n_tokens == 0:
-        raise ValueError("attention_mask has no real tokens (all zeros)")
-    # torch.where (not multiplication) so that NaN/inf in padded positions cannot leak in.
-    return torch.where(mask, per_token, torch.zeros_like(per_token)).sum() / n_tokens
+    return _masked_mean(per_token, attention_mask)
 
 
 def _as_layers(x: LayerTensors, base_ndim: int, name: str) -> list[Tensor]:
@@ -230,10 +232,23 @@ def _as_layers(x: LayerTensors, base_ndim: int, name: str) -> list[Tensor]:
     return layers
 
 
+def _sum_over_layers(
+    x_S: LayerTensors, x_T: LayerTensors, ndim: int, name: str, layer_loss: Callable[..., Tensor]
+) -> Tensor:
+    """``layer_loss(student layer, teacher layer)`` summed over the matched layers, in order."""
+    layers_S = _as_layers(x_S, ndim, f"{name}_S")
+    layers_T = _as_layers(x_T, ndim, f"{name}_T")
+    if len(layers_S) != len(layers_T):
+        raise ValueError(
+            f"got {len(layers_S)} student layers but {len(layers_T)} teacher layers; "
+            "pass the teacher layers matched to each student layer"
+        )
+    per_layer = [layer_loss(l_S, l_T) for l_S, l_T in zip(layers_S, layers_T, strict=True)]
+    return sum(per_layer[1:], per_layer[0])
+
+
 def hidden_mse_loss(
-    cls_S: LayerTensors,
-    cls_T: LayerTensors,
-    projection: nn.Module | None = None,
+    cls_S: LayerTensors, cls_T: LayerTensors, projection: nn.Module | None = None
 ) -> Tensor:
     """Patient Knowledge Distillation loss on [CLS] states (PKD, Sun et al. 2019, eq. 4).
 
@@ -260,15 +275,8 @@ def hidden_mse_loss(
     Returns:
         A scalar tensor, ``>= 0``.
     """
-    layers_S = _as_layers(cls_S, 2, "cls_S")
-    layers_T = _as_layers(cls_T, 2, "cls_T")
-    if len(layers_S) != len(layers_T):
-        raise ValueError(
-            f"got {len(layers_S)} student layers but {len(layers_T)} teacher layers; "
-            "pass the teacher layers matched to each student layer"
-        )
-    total = None
-    for l_S, l_T in zip(layers_S, layers_T, strict=True):
+
+    def layer_loss(l_S: Tensor, l_T: Tensor) -> Tensor:
         if l_S.shape[0] != l_T.shape[0]:
             raise ValueError(f"batch sizes differ: {l_S.shape[0]} (student), {l_T.shape[0]}")
         _check_width(l_S.shape[-1], l_T.shape[-1], projection, "hidden_mse_loss")
@@ -281,16 +289,13 @@ def hidden_mse_loss(
                     f"but the teacher width is {l_T.shape[-1]}"
                 )
         diff = F.normalize(h_S, p=2, dim=-1) - F.normalize(l_T.detach().float(), p=2, dim=-1)
-        layer_loss = diff.pow(2).sum(dim=-1).mean()  # sum over hidden, mean over batch
-        total = layer_loss if total is None else total + layer_loss
-    assert total is not None
-    return total
+        return diff.pow(2).sum(dim=-1).mean()  # sum over hidden, mean over batch
+
+    return _sum_over_layers(cls_S, cls_T, 2, "cls", layer_loss)
 
 
 def attention_loss(
-    attn_S: LayerTensors,
-    attn_T: LayerTensors,
-    attention_mask: Tensor | None = None,
+    attn_S: LayerTensors, attn_T: LayerTensors, attention_mask: Tensor | None = None
 ) -> Tensor:
     """Mean squared error between matched attention maps (TinyBERT / MiniLM style).
 
@@ -306,32 +311,25 @@ def attention_loss(
     those. TinyBERT compares the pre-softmax scores instead, which HF does not expose; MiniLM
     (Wang et al. 2020) uses the KL divergence between the attention distributions of the last
     layer. MSE on probabilities is the simplest of the three and needs no extra model hooks.
-    In transformers >= 4.40 load the models with ``attn_implementation="eager"`` to get
-    attention maps (fused SDPA/flash kernels do not return them).
-
-    The number of heads must match: a map from a 12-head teacher cannot be compared head by
-    head with a 4-head student.
+    Only eager attention returns the maps: transformers 5.x defaults to SDPA, which logs a
+    warning and returns an empty ``attentions`` tuple. Load the models with
+    ``attn_implementation="eager"`` or call ``model.set_attn_implementation("eager")``
+    (:func:`distill_lib.distill` does this for you).
 
     Args:
         attn_S: student attention, one layer ``(batch, heads, seq, seq)``, a stacked tensor
             ``(layers, batch, heads, seq, seq)`` or a list/tuple of per-layer tensors (e.g. the
             ``attentions`` tuple of a HF output, after picking the matched layers).
-        attn_T: the matched teacher layers, same layout. Detached.
+        attn_T: the matched teacher layers, same layout and number of heads (the maps are
+            compared head by head: a 12-head teacher's cannot match a 4-head student's). Detached.
         attention_mask: ``(batch, seq)``, 1 for real tokens, 0 for padding. ``None`` uses
             every entry.
 
     Returns:
         A scalar tensor, ``>= 0``.
     """
-    layers_S = _as_layers(attn_S, 4, "attn_S")
-    layers_T = _as_layers(attn_T, 4, "attn_T")
-    if len(layers_S) != len(layers_T):
-        raise ValueError(
-            f"got {len(layers_S)} student layers but {len(layers_T)} teacher layers; "
-            "pass the teacher layers matched to each student layer"
-        )
-    total = None
-    for a_S, a_T in zip(layers_S, layers_T, strict=True):
+
+    def layer_loss(a_S: Tensor, a_T: Tensor) -> Tensor:
         if a_S.shape[1] != a_T.shape[1]:
             raise ValueError(
                 f"attention_loss compares attention maps head by head, but the student has "
@@ -344,29 +342,13 @@ def attention_loss(
                 f"{tuple(a_S.shape)} (student) and {tuple(a_T.shape)} (teacher)"
             )
         sq = (a_S.float() - a_T.detach().float()).pow(2)  # (batch, heads, seq, seq)
-        if attention_mask is None:
-            layer_loss = sq.mean()
-        else:
-            batch, _, seq, _ = sq.shape
-            if attention_mask.shape != (batch, seq):
-                raise ValueError(
-                    f"attention_mask must have shape (batch, seq) = {(batch, seq)}, "
-                    f"got {tuple(attention_mask.shape)}"
-                )
-            m = attention_mask.to(sq.device).bool()
-            pair = (m[:, None, :, None] & m[:, None, None, :]).expand_as(sq)
-            n_valid = pair.sum()
-            if n_valid == 0:
-                raise ValueError("attention_mask has no real tokens (all zeros)")
-            layer_loss = torch.where(pair, sq, torch.zeros_like(sq)).sum() / n_valid
-        total = layer_loss if total is None else total + layer_loss
-    assert total is not None
-    return total
+        return _masked_mean(sq, attention_mask, pairs=True)
+
+    return _sum_over_layers(attn_S, attn_T, 4, "attn", layer_loss)
 
 
 # --------------------------------------------------------------------------------------------
 # Putting it together
-# --------------------------------------------------------------------------------------------
 
 
 class LossOutput(NamedTuple):
@@ -385,15 +367,25 @@ class LossOutput(NamedTuple):
     terms: dict[str, float]
 
 
-def _field(outputs: Any, name: str) -> Any:
-    """Read ``logits``/``hidden_states``/``attentions`` from a HF output, a dict or a tensor."""
-    if outputs is None:
-        return None
+def _field(outputs: Any, name: str, who: str = "") -> Any:
+    """``logits``/``hidden_states``/``attentions`` of a HF output, a dict or a tensor, or None.
+
+    With ``who`` (``"student"``/``"teacher"``) a missing field raises a ``ValueError`` instead,
+    saying how to run the model to get it.
+    """
     if isinstance(outputs, Tensor):
-        return outputs if name == "logits" else None
-    if isinstance(outputs, Mapping):
-        return outputs.get(name)
-    return getattr(outputs, name, None)
+        value = outputs if name == "logits" else None
+    elif isinstance(outputs, Mapping):
+        value = outputs.get(name)
+    else:  # a ModelOutput, or None
+        value = getattr(outputs, name, None)
+    if value is None and who:
+        flag = "return_dict" if name == "logits" else f"output_{name}"
+        raise ValueError(
+            f"this DistillationLoss needs the {who} {name.replace('_', ' ')}; run the model with "
+            f"{flag}=True (and pass its full output, not just the logits)"
+        )
+    return value
 
 
 class DistillationLoss(nn.Module):
@@ -426,24 +418,23 @@ class DistillationLoss(nn.Module):
     - ``attention`` uses every matched layer.
 
     **Different widths.** If ``hidden_size_S != hidden_size_T`` the module creates
-    ``self.projection = nn.Linear(hidden_size_S, hidden_size_T)``, applied to the student's
-    hidden states in the ``hidden`` and ``cos`` terms. It is trained with the student, so build
-    the optimiser over both: ``AdamW([*student.parameters(), *loss_fn.parameters()])``, and
-    move the loss to the student's device with ``loss_fn.to(device)``. When the widths are equal
-    (e.g. a student made by copying teacher layers) there is no projection and no parameters.
+    ``self.projection = nn.Linear(hidden_size_S, hidden_size_T)`` for the student's hidden states
+    in the ``hidden`` and ``cos`` terms. It trains with the student: build the optimiser with
+    ``AdamW([*student.parameters(), *loss_fn.parameters()])`` and call ``loss_fn.to(device)``.
+    Equal widths (e.g. a student made by copying teacher layers) need no projection, and then
+    the module has no parameters.
 
     Args:
         temperature: softmax temperature ``T`` of the soft-target loss, a finite number > 0.
         alpha: weight of the soft-target loss, in ``[0, 1]``; the hard-label loss gets
             ``1 - alpha``. ``alpha=0`` is ordinary fine-tuning, ``alpha=1`` pure distillation
             (no labels needed).
-        cos_weight: weight of the DistilBERT cosine loss (finite, ``>= 0``, like the next two).
-        hidden_weight: weight of the PKD [CLS] loss (``beta`` in the PKD paper).
-        attention_weight: weight of the attention-map MSE.
+        cos_weight, hidden_weight, attention_weight: weights (finite, ``>= 0``) of the
+            DistilBERT cosine loss, the PKD [CLS] loss (PKD's ``beta``) and the attention MSE.
         layer_map: teacher layer for each student layer (see above): ints, each teacher layer
             at most once; only used by the intermediate terms.
-        hidden_size_S, hidden_size_T: hidden widths of student and teacher; give both to get a
-            projection when they differ.
+        hidden_size_S, hidden_size_T: hidden widths of student and teacher (ints ``>= 1``);
+            give both to get a projection when they differ.
 
     Example::
 
@@ -477,18 +468,10 @@ class DistillationLoss(nn.Module):
             except ValueError as err:
                 raise ValueError(f"layer_map: {err}") from None
         for name, size in (("hidden_size_S", hidden_size_S), ("hidden_size_T", hidden_size_T)):
-            if size is not None and (
-                isinstance(size, (bool, np.bool_))
-                or not isinstance(size, (int, np.integer))
-                or size < 1
-            ):
+            if size is not None and not (is_int(size) and size >= 1):
                 raise ValueError(f"{name} must be None or an int >= 1, got {size!r}")
         self.projection: nn.Linear | None = None
-        if (
-            hidden_size_S is not None
-            and hidden_size_T is not None
-            and int(hidden_size_S) != int(hidden_size_T)
-        ):
+        if hidden_size_S and hidden_size_T and hidden_size_S != hidden_size_T:  # both ints >= 1
             self.projection = nn.Linear(int(hidden_size_S), int(hidden_size_T))
 
     # -- what the training loop needs to know ------------------------------------------------
@@ -521,13 +504,8 @@ class DistillationLoss(nn.Module):
         return self.alpha > 0
 
     def extra_repr(self) -> str:
-        return (
-            f"temperature={self.temperature}, alpha={self.alpha}, cos_weight={self.cos_weight}, "
-            f"hidden_weight={self.hidden_weight}, attention_weight={self.attention_weight}, "
-            f"layer_map={self.layer_map}"
-        )
-
-    # -- layer matching ----------------------------------------------------------------------
+        names = ("temperature", "alpha", "cos_weight", "hidden_weight", "attention_weight")
+        return ", ".join(f"{n}={getattr(self, n)}" for n in (*names, "layer_map"))
 
     def _teacher_layers(self, n_S: int, n_T: int) -> list[int]:
         """Teacher layer index for each of the ``n_S`` student layers (0-indexed)."""
@@ -549,16 +527,29 @@ class DistillationLoss(nn.Module):
             )
         return list(self.layer_map)
 
-    @staticmethod
-    def _require(value: Any, what: str, flag: str) -> Any:
-        if value is None:
-            raise ValueError(
-                f"this DistillationLoss needs the {what}; run the model with {flag}=True "
-                "(and pass its full output, not just the logits)"
-            )
-        return value
-
-    # -- forward -------------------------------------------------------------------------------
+    def _layer_terms(
+        self, outputs_S: Any, outputs_T: Any, mask: Tensor | None
+    ) -> dict[str, Tensor]:
+        """The intermediate terms with a weight > 0 (``cos``, ``hidden``, ``attention``)."""
+        losses: dict[str, Tensor] = {}
+        if self.needs_hidden_states:
+            hs_S = _field(outputs_S, "hidden_states", "student")
+            hs_T = _field(outputs_T, "hidden_states", "teacher")
+            if self.cos_weight > 0:
+                losses["cos"] = hidden_cosine_loss(
+                    hs_S[-1], hs_T[-1], mask, projection=self.projection
+                )
+            if self.hidden_weight > 0:
+                t_layers = self._teacher_layers(len(hs_S) - 1, len(hs_T) - 1)
+                cls_S = [hs_S[i + 1][:, 0] for i in range(len(t_layers))]
+                cls_T = [hs_T[j + 1][:, 0] for j in t_layers]
+                losses["hidden"] = hidden_mse_loss(cls_S, cls_T, projection=self.projection)
+        if self.needs_attentions:
+            at_S = _field(outputs_S, "attentions", "student")
+            at_T = _field(outputs_T, "attentions", "teacher")
+            t_layers = self._teacher_layers(len(at_S), len(at_T))
+            losses["attention"] = attention_loss(list(at_S), [at_T[j] for j in t_layers], mask)
+        return losses
 
     def forward(
         self,
@@ -583,9 +574,8 @@ class DistillationLoss(nn.Module):
         Returns:
             :class:`LossOutput` ``(total, terms)``.
         """
-        logits_S = self._require(_field(outputs_S, "logits"), "student logits", "return_dict")
+        logits_S = _field(outputs_S, "logits", "student")
         losses: dict[str, Tensor] = {}
-
         if self.alpha > 0:
             logits_T = _field(outputs_T, "logits")
             if logits_T is None:
@@ -598,30 +588,7 @@ class DistillationLoss(nn.Module):
                     "loss, so labels are required (or set alpha=1 for pure distillation)"
                 )
             losses["hard"] = hard_label_loss(logits_S, labels)
-
-        if self.needs_hidden_states:
-            flag = "output_hidden_states"
-            hs_S = self._require(_field(outputs_S, "hidden_states"), "student hidden states", flag)
-            hs_T = self._require(_field(outputs_T, "hidden_states"), "teacher hidden states", flag)
-            if self.cos_weight > 0:
-                losses["cos"] = hidden_cosine_loss(
-                    hs_S[-1], hs_T[-1], attention_mask, projection=self.projection
-                )
-            if self.hidden_weight > 0:
-                t_layers = self._teacher_layers(len(hs_S) - 1, len(hs_T) - 1)
-                cls_S = [hs_S[i + 1][:, 0] for i in range(len(t_layers))]
-                cls_T = [hs_T[j + 1][:, 0] for j in t_layers]
-                losses["hidden"] = hidden_mse_loss(cls_S, cls_T, projection=self.projection)
-
-        if self.needs_attentions:
-            flag = "output_attentions"
-            at_S = self._require(_field(outputs_S, "attentions"), "student attentions", flag)
-            at_T = self._require(_field(outputs_T, "attentions"), "teacher attentions", flag)
-            t_layers = self._teacher_layers(len(at_S), len(at_T))
-            losses["attention"] = attention_loss(
-                list(at_S), [at_T[j] for j in t_layers], attention_mask
-            )
-
+        losses.update(self._layer_terms(outputs_S, outputs_T, attention_mask))
         weights = self.weights
         total = torch.stack([weights[k] * v for k, v in losses.items()]).sum()
         # One device->host copy for all terms (a single sync on GPU).

@@ -35,9 +35,9 @@ _quiet_on = False
 
 def is_quick() -> bool:
     """True with ``DISTILL_LIB_QUICK=1`` or without a CUDA GPU: run the CPU-sized variant."""
-    import torch
+    from .device import cuda_available  # the one home of the device rule
 
-    return os.environ.get(QUICK_ENV) == "1" or not torch.cuda.is_available()
+    return os.environ.get(QUICK_ENV) == "1" or not cuda_available()
 
 
 def repo_root(cwd: str | os.PathLike | None = None) -> Path:

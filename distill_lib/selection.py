@@ -54,9 +54,9 @@ from torch import Tensor, nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .data import make_dataloader
-from .layers import DATA_DRIVEN
+from .inference import MODEL_INPUTS, evaluate_model
+from .layers import DATA_DRIVEN, choose_layers, cka_cover
 from .student import encoder_layers
-from .train import MODEL_INPUTS, evaluate_model
 
 SIGNALS = DATA_DRIVEN
 """The data-driven strategies of :func:`choose_layers` and what each keeps."""
@@ -64,7 +64,6 @@ SIGNALS = DATA_DRIVEN
 POOLING = "mean over non-padding tokens"
 """How a layer's output becomes one vector per sentence for CKA."""
 
-_SWAP_ROUNDS = 50  # k-medoids swap rounds at most (each round is one improving swap)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,72 +249,6 @@ def _cka_matrix(features: Sequence[Tensor]) -> np.ndarray:
 # Covering the layers
 
 
-def _medoid_cost(distance: np.ndarray, chosen: Sequence[int]) -> float:
-    """Sum over all layers of the distance to the nearest chosen layer."""
-    return float(distance[:, list(chosen)].min(axis=1).sum())
-
-
-def cka_cover(cka_layers: np.ndarray, k: int) -> list[int]:
-    """Pick k of n layers whose representations cover all n, from their CKA matrix.
-
-    Distance ``D = 1 - CKA`` (symmetrised, clipped at 0). Steps:
-
-    1. start from the **medoid**, the layer with the smallest total distance to all others:
-       the best single representative (the 1-medoid), so k = 1 gives it. A data-driven start
-       keeps this signal independent of position (the "last" layer, which the classifier
-       reads, is already a fixed strategy);
-    2. farthest-point (greedy max-min) steps: add the layer whose distance to its nearest
-       chosen layer is largest, until k are chosen;
-    3. k-medoids swaps: while swapping a chosen layer for an unchosen one lowers the total
-       distance of every layer to its nearest chosen layer, make the best such swap (at most
-       50 swaps; each costs O(k n^2), nothing for n <= 48).
-
-    Ties (equal distances or costs) go to the lower layer index; a swap must lower the cost by
-    more than 1e-12. Deterministic.
-
-    Args:
-        cka_layers: ``(n, n)`` CKA between the n layer outputs (no embeddings row).
-        k: how many layers to keep, 1..n.
-
-    Returns:
-        k layer indices, ascending (teacher order).
-    """
-    sim = np.asarray(cka_layers, dtype=np.float64)
-    if sim.ndim != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] == 0:
-        raise ValueError(f"cka_layers must be a square (n, n) matrix, got shape {sim.shape}")
-    if not np.isfinite(sim).all():
-        raise ValueError("cka_layers has NaN or infinite values")
-    n = sim.shape[0]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-        raise ValueError(f"k must be an int in 1..{n}, got {k!r}")
-    k = int(k)
-    distance = np.clip(1.0 - (sim + sim.T) / 2.0, 0.0, None)
-    np.fill_diagonal(distance, 0.0)
-
-    chosen = [int(np.argmin(distance.sum(axis=1)))]  # argmin/argmax: first index wins ties
-    while len(chosen) < k:
-        nearest = distance[:, chosen].min(axis=1)
-        nearest[chosen] = -1.0
-        chosen.append(int(np.argmax(nearest)))
-
-    cost = _medoid_cost(distance, chosen)
-    for _ in range(_SWAP_ROUNDS):
-        best: tuple[float, int, int] | None = None
-        for pos in sorted(range(k), key=lambda p: chosen[p]):
-            for candidate in range(n):
-                if candidate in chosen:
-                    continue
-                trial = [*chosen[:pos], candidate, *chosen[pos + 1 :]]
-                trial_cost = _medoid_cost(distance, trial)
-                if trial_cost < cost - 1e-12 and (best is None or trial_cost < best[0] - 1e-12):
-                    best = (trial_cost, pos, candidate)
-        if best is None:
-            break
-        cost, pos, candidate = best
-        chosen[pos] = candidate
-    return sorted(chosen)
-
-
 # ---------------------------------------------------------------------------------------------
 # Drop sensitivity
 
@@ -445,40 +378,6 @@ def measure_layers(
         "validation_size": len(validation),
         "pooling": POOLING,
     }
-
-
-def _check_k(k: Any, n: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-        raise ValueError(f"k must be an int in 1..{n} (the teacher's layers), got {k!r}")
-    return int(k)
-
-
-def choose_layers(name: str, measured: dict[str, Any], k: int) -> list[int]:
-    """The k teacher layers a data-driven strategy keeps, ascending.
-
-    Args:
-        name: one of :data:`SIGNALS`: ``"influence"`` (highest block influence; ties: lower
-            index), ``"cka-cover"`` (:func:`cka_cover` on the n layer outputs) or ``"drop"``
-            (largest accuracy drop when skipped; ties: larger loss increase, then lower index).
-        measured: the output of :func:`measure_layers` (or the same dict loaded from JSON).
-        k: student depth, 1..n.
-    """
-    if name not in SIGNALS:
-        raise ValueError(f"unknown data-driven strategy {name!r}; choose one of {list(SIGNALS)}")
-    n = int(measured["n_layers"])
-    k = _check_k(k, n)
-    if name == "influence":
-        scores = [float(v) for v in measured["block_influence"]]
-        order = sorted(range(n), key=lambda i: (-scores[i], i))
-    elif name == "drop":
-        drop = measured["drop"]
-        acc_drop = [float(v) for v in drop["accuracy_drop"]]
-        loss_up = [float(v) for v in drop["loss_increase"]]
-        order = sorted(range(n), key=lambda i: (-acc_drop[i], -loss_up[i], i))
-    else:
-        cka = np.asarray(measured["cka"], dtype=np.float64)
-        return cka_cover(cka[1:, 1:], k)
-    return sorted(order[:k])
 
 
 __all__ = [

@@ -12,7 +12,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats as _scipy_stats
+
+from ._checks import check_int
 
 
 def _check_confidence(confidence: float) -> None:
@@ -24,32 +25,6 @@ def _check_confidence(confidence: float) -> None:
         raise ValueError(
             f"confidence must be a number strictly between 0 and 1 (e.g. 0.95), got {confidence!r}"
         )
-
-
-def _check_int(name: str, value: int, low: int) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r} ({type(value).__name__})")
-    if value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-
-
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """Mean, sample std and a Student-t confidence interval over seeds.
-
-    Returns ``(mean, std, low, high)``; with one value the std and interval are ``nan``
-    (one seed gives no error bar, and we do not pretend it does). ``confidence`` must be
-    strictly between 0 and 1.
-    """
-    _check_confidence(confidence)
-    x = np.asarray(values, dtype=float)
-    if x.size == 0:
-        return math.nan, math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if x.size < 2:
-        return mean, math.nan, math.nan, math.nan
-    std = float(x.std(ddof=1))
-    half = float(_scipy_stats.t.ppf(0.5 + confidence / 2, df=x.size - 1)) * std / math.sqrt(x.size)
-    return mean, std, mean - half, mean + half
 
 
 def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
@@ -90,8 +65,8 @@ def paired_bootstrap(
         percentile interval, and a two-sided p-value (twice the smaller tail of the bootstrap
         distribution around 0, at least ``1 / n_resamples``).
     """
-    _check_int("n_resamples", n_resamples, 1)
-    _check_int("seed", seed, 0)
+    n_resamples = check_int("n_resamples", n_resamples, low=1)
+    seed = check_int("seed", seed, low=0)
     _check_confidence(confidence)
     a = np.asarray(correct_A, dtype=float)
     b = np.asarray(correct_B, dtype=float)
@@ -134,8 +109,8 @@ def bootstrap_accuracy_ci(
     Returns:
         ``(low, high)`` accuracy fractions.
     """
-    _check_int("n_resamples", n_resamples, 1)
-    _check_int("seed", seed, 0)
+    n_resamples = check_int("n_resamples", n_resamples, low=1)
+    seed = check_int("seed", seed, low=0)
     _check_confidence(confidence)
     c = np.asarray(correct, dtype=float)
     if c.ndim == 1:

@@ -3,7 +3,7 @@
 Every :class:`TrainConfig` field is checked when the config is made (type, range, choices;
 the rules are the table ``_FIELD_RULES``), but a config stays valid on any machine, so that
 it can be saved and reloaded elsewhere. Whether *this* machine has the device it asks for is
-checked by :func:`distill_lib.train.check_device` (it needs torch): call it before writing
+checked by :func:`distill_lib.device.check_device` (it needs torch): call it before writing
 anything.
 
 This module needs no torch, transformers or accelerate (only numpy), so that experiment
@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._checks import check_int
 from .loss_checks import _real, check_alpha, check_loss_weight, check_temperature
 
 __all__ = [
@@ -66,14 +67,8 @@ def _got(value: Any) -> str:
 
 
 def _integer(low: int, high: int | None = None) -> _Rule:
-    allowed = f">= {low}" if high is None else f"between {low} and {high}"
-
     def rule(name: str, value: Any) -> int:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{name} must be an int {allowed}, {_got(value)}")
-        if value < low or (high is not None and value > high):
-            raise ValueError(f"{name} must be an int {allowed}, got {value!r}")
-        return int(value)
+        return check_int(name, value, low, high)
 
     return rule
 
@@ -173,7 +168,7 @@ _FIELD_RULES: dict[str, _Rule] = {
 """The check of every :class:`TrainConfig` field, applied by ``TrainConfig.__post_init__``."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """Settings of one training run. Defaults follow the task-specific KD literature.
 
@@ -189,7 +184,10 @@ class TrainConfig:
     ``warmup_ratio`` in [0, 1); ``max_grad_norm`` None or >= 0 (None or 0: no clipping);
     ``seed`` in 0..2**32-1; ``temperature`` > 0; ``alpha`` in [0, 1]; the three intermediate
     weights >= 0; ``scheduler`` one of :data:`SCHEDULERS`. The device is *not* checked against
-    this machine here (see :func:`distill_lib.train.check_device`).
+    this machine here (see :func:`distill_lib.device.check_device`).
+
+    A config is frozen (``config.lr = 1e-3`` raises ``FrozenInstanceError``): a run's key is
+    hashed from it, so it must not change after the run is planned. Use :meth:`replace`.
     """
 
     epochs: int = 3
@@ -236,14 +234,14 @@ class TrainConfig:
     Not part of a run's key, like ``eval_batch_size``: it changes how, not what."""
     unpadded_layers: bool = True
     """Run the matmuls of every encoder layer but the last on the real tokens only, not on
-    padding (:func:`distill_lib.fast.unpadded_layers`). Dropout masks are drawn as for the
-    padded batch, so the run is the same up to float rounding; 1.1x faster steps at 15%
-    padding. Used with ``cls_only_last_layer`` (and under the same conditions); not part of
-    a run's key."""
+    padding (:func:`distill_lib.fast.unpadded_layers`). On a CPU dropout masks are drawn as
+    for the padded batch, so the run is the same up to float rounding (1.1x faster steps at
+    15% padding); on other devices it is used only where no dropout is drawn. Used with
+    ``cls_only_last_layer`` (and under the same conditions); not part of a run's key."""
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            setattr(self, f.name, _FIELD_RULES[f.name](f.name, getattr(self, f.name)))
+        for f in dataclasses.fields(self):  # frozen: set the checked value past __setattr__
+            object.__setattr__(self, f.name, _FIELD_RULES[f.name](f.name, getattr(self, f.name)))
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""

@@ -175,8 +175,18 @@ def test_real_probe_of_a_closed_port_is_fast(monkeypatch, tmp_cache):
 
 
 def test_hub_name_passes_when_the_hub_answers(no_hub, monkeypatch, tmp_cache):
-    monkeypatch.setattr(hub, "_hub_reachable", lambda repo, timeout=5.0: None)
-    check_task("glue/sst2")  # and no download (no_hub makes load_dataset fail)
+    with pytest.raises(ConnectionError, match="unreachable"):  # no_hub's probe: no answer
+        check_task("glue/sst2")
+    answered: list[str] = []
+
+    def answers(repo: str, timeout: float = 5.0) -> None:
+        answered.append(repo)  # None: the Hub answered
+
+    monkeypatch.setattr(hub, "_hub_reachable", answers)
+    assert check_task("glue/sst2") is None
+    assert no_hub == answered == ["nyu-mll/glue"]  # one probe each, of the alias's repository
+    # nothing downloaded (no_hub makes load_dataset fail) and nothing written to the cache
+    assert not [p for p in tmp_cache.rglob("*") if p.is_file()]
 
 
 def test_prepared_hub_set_passes_offline(monkeypatch, tmp_cache):

@@ -15,11 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from test_plots import _record
 
 import distill_lib.experiment as experiment
-from distill_lib.cli import build_parser, main
+from distill_lib.cli import _in_option_terms, _option_names, build_parser, main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -214,8 +216,8 @@ BAD_OPTIONS = [
     (["--seeds", "0,a"], "'a' is not one"),
     (["--seeds", "1.5"], "expected integers"),
     (["--seeds", "0,1,0"], "seeds [0, 1, 0] has duplicates"),
-    (["--seeds", "-1"], "each seed must be between 0 and 4294967295, got -1"),
-    (["--seeds", "4294967296"], "each seed must be between 0 and 4294967295"),
+    (["--seeds", "-1"], "each seed must be an int between 0 and 4294967295, got -1"),
+    (["--seeds", "4294967296"], "each seed must be an int between 0 and 4294967295"),
     (["--baselines", "majority,oracle"], "unknown baselines ['oracle']"),
     (["--task", "no-such-task"], "unknown task 'no-such-task'"),
     (["--task", "missing.csv"], "no such data file"),
@@ -227,14 +229,14 @@ BAD_OPTIONS = [
         ["--task", "{fixtures}/tiny_reviews.csv", "--text-column", "review"],
         "no label column 'label'",
     ),
-    (["--cross-domain", "bogus"], "unknown cross_domain 'bogus'"),
+    (["--cross-domain", "bogus"], "unknown --cross-domain 'bogus'"),
     (["--epochs", "0"], "--epochs: must be >= 1"),
     (["--teacher-epochs", "-1"], "--teacher-epochs: must be >= 1"),
     (["--epochs", "two"], "--epochs: expected an integer"),
-    (["--train-size", "-5"], "train_size must be >= 2, got -5"),
-    (["--train-size", "1"], "train_size must be >= 2"),
+    (["--train-size", "-5"], "--train-size must be an int >= 2, got -5"),
+    (["--train-size", "1"], "--train-size must be an int >= 2"),
     (["--validation-size", "x"], "--validation-size: expected an integer"),
-    (["--output-dir", ""], "output_dir must be a non-empty string"),
+    (["--output-dir", ""], "--output-dir must be a non-empty string"),
     (["--device", "cuda"], "cuda"),
     (["--workers", "0"], "--workers"),
     (["--layers", "0,1,2", "--strategies", "first"], "the same student would be trained twice"),
@@ -242,7 +244,7 @@ BAD_OPTIONS = [
     (["--teacher", "bert-base-uncasedd"], "bert-base-uncasedd"),
     (["--teacher", "{pickle_teacher}"], "safetensors"),
     (["--output-dir", "{file}/out"], "cannot be created"),
-    (["--output-dir", "{file}"], "is not a folder"),
+    (["--output-dir", "{file}"], "--output-dir '{file}' exists and is not a folder"),
     (["--teacher", "./no-such-teacher"], "no such folder"),
     (["--layers", "0,2,9"], "out of range"),
     (["--layers", "0,2,2"], "repeats layer(s) [2]"),
@@ -276,6 +278,7 @@ def test_bad_option_is_one_line_error(
         a.format(fixtures=fixtures_dir, file=tmp_path / "a-file", pickle_teacher=pickle_teacher)
         for a in argv
     ]
+    problem = problem.format(file=tmp_path / "a-file")
     out_dir, figures = tmp_path / "out", tmp_path / "figs"
     code, out, err = run(
         capsys, "compare", "--output-dir", str(out_dir), "--figures-dir", str(figures), *argv
@@ -312,6 +315,117 @@ def test_unknown_command_and_report_without_results(
     assert code == 2 and err.count("\n") == 1 and "invalid choice: 'frobnicate'" in err
     code, _, err = run(capsys, "report", "--output-dir", str(tmp_path / "nothing"))
     assert code == 2 and err.count("\n") == 1 and "no config.json" in err
+
+
+@pytest.mark.usefixtures("no_training")
+def test_report_on_a_file_names_the_option(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("not a folder")
+    code, out, err = run(capsys, "report", "--output-dir", str(a_file))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"distill-lib report: error: --output-dir {str(a_file)!r} is a file, not a folder\n"
+    )
+    code, out, err = run(capsys, "report", "--output-dir", str(a_file / "quick"))
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert f"--output-dir {str(a_file / 'quick')!r} cannot be a folder: {a_file} is a file" in err
+    assert a_file.read_text() == "not a folder"
+
+
+OPTION_ERRORS = [
+    (["--output-dir", ""], "--output-dir must be a non-empty string, got ''", "output_dir"),
+    (["--train-size", "1"], "--train-size must be an int >= 2, got 1", "train_size"),
+    (["--cross-domain", "bogus"], "unknown --cross-domain 'bogus'", "cross_domain"),
+    (["--workers", "65"], "--workers must be an int between 1 and 64, got 65", "error: workers"),
+    (["--teacher", " "], "--teacher must be a non-empty string", "error: teacher"),
+    # a one-word field inside a sentence is a word of it, not an option
+    (["--student-layers", "7"], "more layers than its teacher", "--teacher"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message", "absent"), OPTION_ERRORS, ids=[" ".join(a) for a, _, _ in OPTION_ERRORS]
+)
+@pytest.mark.usefixtures("no_training")
+def test_errors_name_the_option_typed_not_the_field(
+    argv: list[str], message: str, absent: str, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    code, out, err = run(capsys, "compare", "--output-dir", str(tmp_path / "out"), *argv)
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith("distill-lib compare: error: ") and message in err
+    assert absent not in err
+
+
+def test_every_compare_option_is_named_from_the_parser() -> None:
+    subs = next(a for a in build_parser()._actions if a.dest == "command")
+    compare = subs.choices["compare"]
+    options = _option_names(compare)
+    help_text = compare.format_help()
+    assert options["output_dir"] == "--output-dir" and options["quiet"] == "--quiet"
+    assert len(options) > 20 and "help" not in options
+    for field, option in options.items():
+        assert option in help_text
+        assert _in_option_terms(f"{field} must be 1", options) == f"{option} must be 1"
+    # paths, quoted values and name=value code are left alone
+    text = "device='cuda' in /tmp/train_size/out and 'output_dir'"
+    assert _in_option_terms(text, options) == text
+
+
+def _finished_folder(root: Path) -> Path:
+    """The JSONs of a finished 6 -> 3 comparison (first and last on seeds 0 and 1, nothing
+    trained); returns the run file of the first job."""
+    config = experiment.ExperimentConfig(strategies=["first", "last"], seeds=[0, 1],
+                                         baselines=[], student_layers=3, output_dir=str(root),
+                                         bootstrap_resamples=100)
+    labels = np.array([0, 1] * 50)
+    store = experiment.RunStore(root)
+    store.write(store.config_path, config.to_dict())
+    test = {"accuracy": 0.9, "macro_f1": 0.9, "loss": 0.3, "n": len(labels),
+            "predicted_counts": [50, 50], "predictions": labels.tolist()}
+    store.write(store.teacher_record_path(config),
+                {"name": "teacher", "layers": list(range(6)), "test": test})
+    store.write(store.majority_path,
+                {"class": 1, "accuracy": 0.5, "cross_domain": {}, "test_labels": labels.tolist()})
+    jobs = experiment.plan(config, 6)
+    for job in jobs:
+        record = _record(job.name, job.kind, job.seed, job.layers, job.init, 0.8, labels, epochs=1)
+        store.write(store.run_path(job), {**record, "key": job.key})
+    return store.run_path(jobs[0])
+
+
+@pytest.mark.usefixtures("no_training")
+def test_report_on_a_damaged_run_says_how_to_redo_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    damaged = _finished_folder(tmp_path / "out")
+    code, out, err = run(capsys, "report", "--output-dir", str(tmp_path / "out"), "--no-figures")
+    assert (code, err) == (0, "") and "| first " in out and "incomplete" not in out
+    damaged.write_text("{")
+    code, out, err = run(capsys, "report", "--output-dir", str(tmp_path / "out"), "--no-figures")
+    assert code == 0, err
+    (line,) = err.splitlines()
+    assert line.startswith(f"damaged file {damaged}: not valid JSON")
+    assert line.endswith(", run `distill-lib compare` with the same options to redo it")
+    assert "will be redone" not in err
+    assert f"incomplete: 1 run(s) missing or set aside (e.g. {damaged.name})" in out
+    assert not damaged.exists()
+    assert len(list(damaged.parent.glob(f"{damaged.name}.damaged-*"))) == 1
+
+
+def test_who_reads_a_damaged_run_says_what_becomes_of_it(tmp_path: Path) -> None:
+    """compare's store redoes the run; the library's loader, which trains nothing, says how."""
+    damaged = _finished_folder(tmp_path / "out")
+    damaged.write_text("{")
+    lines: list[str] = []
+    experiment.load_results(tmp_path / "out", partial=True, log=lines.append)
+    assert lines[-1].endswith(", run compare_strategies(config) again to redo it")
+    # the same file damaged again, read by the store of a comparison (the default)
+    damaged.write_text("{")
+    assert experiment.RunStore(tmp_path / "out", log=lines.append).read_json(damaged) is None
+    assert lines[-1].endswith(", it will be redone")
 
 
 def test_multiline_errors_become_one_line(
@@ -405,7 +519,39 @@ def test_options_reach_the_config(
     assert config.baselines == [] and config.cross_domain == ["tweet-snippets"]
     assert config.output_dir == str(out_dir)
     assert config.workers == 1
-    assert seen["kwargs"] == {"progress": False, "log": None}
+    assert seen["kwargs"] == {"progress": False, "log": None, "executor": None}
+
+
+def test_scheduler_gives_a_dask_executor(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    fixtures_dir: Path,
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    seen: dict[str, Any] = {}
+
+    def fake_compare(config: experiment.ExperimentConfig, **kwargs: Any) -> None:
+        seen["executor"] = kwargs["executor"]
+        raise ConnectionError("stop here")
+
+    monkeypatch.setattr(experiment, "compare_strategies", fake_compare)
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        code, _, err = run(capsys, "compare", "--task", str(fixtures_dir / "tiny_reviews.csv"),
+                           "--text-column", "review", "--label-column", "sentiment",
+                           "--output-dir", str(tmp_path / "out"), "--quiet",
+                           "--scheduler", cluster.scheduler_address)
+        executor = seen["executor"]
+        assert executor.submit(sum, [1, 2]).result() == 3  # it runs on the cluster
+    assert code == 1 and "stop here" in err
+
+
+def test_scheduler_without_a_cluster_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("distributed")
+    code, _, err = run(capsys, "compare", "--output-dir", str(tmp_path / "out"),
+                       "--scheduler", "tcp://127.0.0.1:9")
+    assert code == 2 and err.count("\n") == 1 and "--scheduler tcp://127.0.0.1:9" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_preset_defaults_reach_the_config(

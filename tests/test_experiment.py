@@ -12,6 +12,7 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 import distill_lib.experiment as ex
+import distill_lib.experiment.prepare as prepare
 import distill_lib.experiment.runner as runner
 from distill_lib.experiment import Experiment, ExperimentConfig, compare_strategies, load_results
 from distill_lib.teacher import minilm_folder
@@ -107,8 +108,9 @@ def test_compare_writes_runs_tables_and_resumes(tiny_setup, tmp_path, cache, mon
     def offline(*args, **kwargs):
         raise AssertionError("load_results touched the teacher or the data")
 
-    monkeypatch.setattr(runner, "teacher_depth", offline)
-    monkeypatch.setattr(runner, "load_task", offline)
+    monkeypatch.setattr(runner, "load_teacher", offline)
+    monkeypatch.setattr(prepare, "teacher_depth", offline)
+    monkeypatch.setattr(prepare, "load_task", offline)
     monkeypatch.setattr("distill_lib.teacher.resolve_teacher", offline)
     loaded = load_results(tmp_path / "out")
     assert loaded.summary["mean_accuracy"].tolist() == results.summary["mean_accuracy"].tolist()
@@ -186,10 +188,10 @@ def test_experiment_pieces_share_the_cache(tiny_setup, tmp_path, cache):
         ({"strategies": ["first", [0, 1]]}, "both keep teacher layers [0, 1]"),
         ({"strategies": [[0, 0]]}, "repeats layer"),
         ({"strategies": ["first", "top-k"]}, "twice"),
-        ({"seeds": [2**32]}, "each seed must be between 0 and 4294967295"),
-        ({"seeds": [True]}, "each seed must be an integer"),
+        ({"seeds": [2**32]}, "each seed must be an int between 0 and 4294967295"),
+        ({"seeds": [True]}, "each seed must be an int"),
         ({"output_dir": ""}, "output_dir must be a non-empty string"),
-        ({"train_size": 1}, "train_size must be >= 2"),
+        ({"train_size": 1}, "train_size must be an int >= 2"),
         ({"student_train": TrainConfig(device="cuda")}, "cuda"),
     ],
 )
@@ -241,15 +243,14 @@ def test_damaged_files_are_set_aside_and_redone(tiny_setup, tmp_path, cache):
 def test_a_second_comparison_on_the_same_folder_is_refused(tiny_setup, tmp_path, cache):
     config = _config(tiny_setup, tmp_path / "out", baselines=[], seeds=[0])
     store = ex.RunStore(tmp_path / "out")
+    # an OS lock: a second lock() is refused even in the same process (tests/test_lock.py
+    # checks other processes, a killed holder and a real race)
     with store.lock(), pytest.raises(RuntimeError, match="another comparison"):
-        # the lock's owner is this live process, so pretend it is another one
-        (tmp_path / "out" / ".lock").write_text(f"{os.getppid()}\n")
         compare_strategies(config, progress=False, log=None)
-    # a lock left by a process that is gone is taken over
-    (tmp_path / "out" / ".lock").write_text("999999999\n")
-    with store.lock():
-        assert (tmp_path / "out" / ".lock").read_text().strip() == str(os.getpid())
-    assert not (tmp_path / "out" / ".lock").exists()
+    assert not list((tmp_path / "out" / "runs").glob("*.json"))  # refused before any work
+    with store.lock():  # released after the refusal
+        assert (tmp_path / "out" / ".lock.pid").read_text() == f"{os.getpid()}\n"
+    assert not (tmp_path / "out" / ".lock.pid").exists()
 
 
 def test_clamped_sizes_are_reported(tiny_setup, tmp_path, cache):

@@ -33,7 +33,7 @@ from transformers import (
     XLMRobertaForSequenceClassification,
 )
 
-from distill_lib.experiment.runner import measure_latency
+from distill_lib.experiment.evaluation import measure_latency
 from distill_lib.student import encoder_layers, layer_map, make_student, num_layers
 from distill_lib.train import TrainConfig, distill
 

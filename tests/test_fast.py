@@ -1,18 +1,35 @@
-"""The first-token-only last layer (distill_lib.fast): same logits, restored afterwards."""
+"""The levers of distill_lib.fast: same results, restored afterwards, and only where known.
+
+The last part checks the guards (distill_lib._fast_guard): the allow-list, the marker that
+tells our patch from an accelerate hook, the self-check and the dropout rule off the CPU.
+"""
 
 from __future__ import annotations
+
+import logging
+import re
 
 import pytest
 import torch
 from datasets import DatasetDict
 from test_families import FAMILIES, _random_tokens
 
-from distill_lib import make_student
-from distill_lib.fast import cls_only_last_layer, supports_cls_only
+from distill_lib import _fast_guard, make_student
+from distill_lib import fast as fast_module
+from distill_lib.fast import cls_only_last_layer, supports_cls_only, unpadded_layers
 from distill_lib.student import encoder_layers
 from distill_lib.train import TrainConfig, distill, fine_tune, predict_logits
 
 COVERED = {"bert", "roberta", "electra", "xlm-roberta"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_guard():
+    """Each test starts with no logged reasons and no self-check verdicts (they are kept per
+    process, and a test that breaks a lever must not inherit an earlier "verified")."""
+    _fast_guard.reset()
+    yield
+    _fast_guard.reset()
 
 
 def _batch() -> dict[str, torch.Tensor]:
@@ -244,11 +261,11 @@ def test_compact_rows_are_not_part_of_a_runs_key():
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 def test_unpadded_layers_give_the_same_loss_and_gradients_with_dropout_on(family, attention):
-    """Same seed, dropout on: the same loss and gradients (the masks are drawn as for the
-    padded batch). Families without BERT-style layers are left as they are."""
-    from distill_lib.fast import unpadded_layers
-
-    model = FAMILIES[family]()
+    """Same seed, dropout on, on the CPU: the same loss and gradients (the masks are drawn as
+    for the padded batch). Only the CPU: CUDA's dropout kernel draws other numbers than
+    ``bernoulli_``, so there the lever steps aside in training (tested below with a mocked
+    device). Families without BERT-style layers are left as they are."""
+    model = FAMILIES[family]().to("cpu")
     if attention == "eager" or family != "mpnet":  # MPNet has one attention implementation
         model.set_attn_implementation(attention)
     batch = _batch()
@@ -296,3 +313,244 @@ def test_predicted_logits_do_not_depend_on_the_shortcuts(bert_tokenizer):
                            unpadded=False)
     fast = predict_logits(model, data, tokenizer=bert_tokenizer, batch_size=5)
     torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# The guards: only known layers, our own patch told apart, a self-check, dropout on the CPU
+
+
+def _fast_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "distill_lib.fast"]
+
+
+def _logits_under_both_levers(model, batch, times: int = 1) -> tuple[bool, int, torch.Tensor]:
+    with torch.no_grad():
+        for _ in range(times):
+            with cls_only_last_layer(model) as applied, unpadded_layers(model) as switched:
+                logits = model(**batch).logits
+    return applied, switched, logits
+
+
+@pytest.mark.parametrize("kind", ["subclass", "mpnet"])
+def test_a_layer_class_off_the_allow_list_falls_back_and_logs_once(kind, caplog):
+    """A BertLayer subclass may override forward, so it is not BertLayer; MPNet is another
+    design. Both run their own layers, and each lever says so once, not once per use."""
+    from transformers.models.bert.modeling_bert import BertLayer
+
+    class TracedBertLayer(BertLayer):
+        pass
+
+    caplog.set_level(logging.WARNING, logger="distill_lib.fast")
+    model = FAMILIES["bert" if kind == "subclass" else "mpnet"]().eval()
+    if kind == "subclass":
+        for layer in encoder_layers(model):
+            layer.__class__ = TracedBertLayer
+    name = type(encoder_layers(model)[0]).__name__
+    batch = _batch()
+    with torch.no_grad():
+        stock = model(**batch).logits
+    applied, switched, logits = _logits_under_both_levers(model, batch, times=2)
+    assert not applied and switched == 0 and not supports_cls_only(model)
+    torch.testing.assert_close(logits, stock, rtol=0, atol=0)
+    assert _fast_logs(caplog) == [
+        f"distill_lib.fast: cls-only last layer off for {name} (not in the allow-list); "
+        "using the stock layer",
+        f"distill_lib.fast: padding-free layers off for {name} (not in the allow-list); "
+        "using the stock layer",
+    ]
+
+
+def test_flex_attention_and_block_masks_fall_back(caplog, monkeypatch):
+    """flex_attention passes a BlockMask, which the levers cannot read: refused when the block
+    is entered, and per call if the implementation changes or such a mask arrives later."""
+    from torch.nn.attention.flex_attention import create_block_mask
+    from transformers.models.bert.modeling_bert import BertLayer
+
+    caplog.set_level(logging.WARNING, logger="distill_lib.fast")
+    model = FAMILIES["bert"]().eval()
+    model.set_attn_implementation("flex_attention")
+    with cls_only_last_layer(model) as applied, unpadded_layers(model) as switched:
+        assert not applied and switched == 0
+        assert all("forward" not in vars(layer) for layer in encoder_layers(model))
+    model.set_attn_implementation("sdpa")
+    hidden = torch.randn(2, 5, model.config.hidden_size)
+    block_mask = create_block_mask(lambda b, h, q, k: q >= 0, 2, None, 5, 5, device="cpu")
+    seen = []
+
+    def stock(self, hidden_states, attention_mask=None, *args, **kwargs):  # a spy, for BertLayer
+        seen.append(type(attention_mask).__name__)  # (its own forward cannot read a BlockMask)
+        return hidden_states
+
+    monkeypatch.setattr(BertLayer, "forward", stock)
+    with cls_only_last_layer(model) as applied:
+        layer = encoder_layers(model)[-1]
+        assert applied and layer(hidden, block_mask) is hidden  # a BlockMask with sdpa
+        model.set_attn_implementation("flex_attention")
+        assert layer(hidden, block_mask) is hidden  # the implementation changed in the block
+    assert seen == ["BlockMask", "BlockMask"]
+    reasons = [re.search(r"\((.*)\); using", line).group(1) for line in _fast_logs(caplog)]
+    assert reasons == ["attention 'flex_attention' not in the allow-list"] * 2 + [
+        "attention mask is a BlockMask, not a 4-d tensor"
+    ]  # cls-only, padding-free, cls-only; the second flex refusal was already logged
+
+
+def test_an_accelerate_hook_is_not_mistaken_for_the_levers_patch(caplog):
+    """accelerate's add_hook_to_module sets an instance forward too. A hooked layer keeps its
+    hook and its stock forward (logged once per lever), the others are switched, the logits
+    stay right, and after the block the hooks are still there."""
+    from accelerate.hooks import ModelHook, add_hook_to_module
+
+    caplog.set_level(logging.WARNING, logger="distill_lib.fast")
+    model = FAMILIES["bert"]().eval()
+    layers = encoder_layers(model)
+    for layer in (layers[1], layers[-1]):
+        add_hook_to_module(layer, ModelHook())
+    hooked = {i: vars(layers[i])["forward"] for i in (1, len(layers) - 1)}
+    batch = _batch()
+    with torch.no_grad():
+        stock = model(**batch).logits
+    applied, switched, logits = _logits_under_both_levers(model, batch, times=2)
+    assert not applied and switched == len(layers) - 2 and not supports_cls_only(model)
+    torch.testing.assert_close(logits, stock, rtol=1e-5, atol=1e-6)
+    for i, layer in enumerate(layers):
+        assert vars(layer).get("forward") is hooked.get(i)  # the hooks, and nothing of ours
+        assert (i in hooked) == hasattr(layer, "_hf_hook")
+    logs = _fast_logs(caplog)
+    assert len(logs) == 2 and all("replaced by other code" in line for line in logs)
+
+
+def test_a_removed_hooks_leftover_forward_counts_as_stock():
+    """remove_hook_from_module leaves the class's own forward, bound, as an instance forward:
+    the lever applies over it and puts it back afterwards. A hook added over the lever inside
+    the block keeps working after it, with the stock forward under it."""
+    from accelerate.hooks import ModelHook, add_hook_to_module, remove_hook_from_module
+
+    model = FAMILIES["bert"]().eval()
+    layer = encoder_layers(model)[-1]
+    add_hook_to_module(layer, ModelHook())
+    remove_hook_from_module(layer)
+    leftover = vars(layer)["forward"]
+    with cls_only_last_layer(model) as applied:
+        assert applied and vars(layer)["forward"] is not leftover
+    assert vars(layer)["forward"] is leftover
+    with cls_only_last_layer(model) as applied:
+        add_hook_to_module(layer, ModelHook())
+    assert applied and layer._old_forward.__func__ is type(layer).forward
+    with torch.no_grad():
+        hidden = model.base_model(**_batch()).last_hidden_state
+    assert hidden.shape[1] == _batch()["input_ids"].shape[1]  # the full layer again
+
+
+@pytest.mark.parametrize("lever", ["cls_only", "unpadded"])
+def test_a_broken_lever_is_caught_by_the_self_check(lever, caplog, monkeypatch):
+    """A lever that computes something else (here: 1e-2 added) is turned off before its first
+    use: one warning naming it, the class and the difference, and the stock model's logits.
+    The broken forward runs once, in the check, never in the model."""
+    name, block = {
+        "cls_only": ("_first_token_forward", cls_only_last_layer),
+        "unpadded": ("_unpadded_forward", unpadded_layers),
+    }[lever]
+    real = getattr(fast_module, name)
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs) + 1e-2
+
+    monkeypatch.setattr(fast_module, name, broken)
+    caplog.set_level(logging.WARNING, logger="distill_lib.fast")
+    model = FAMILIES["bert"]().eval()
+    batch = _batch()
+    with torch.no_grad():
+        stock = model(**batch).logits
+    with torch.no_grad():
+        for _ in range(2):
+            with block(model) as switched:
+                logits = model(**batch).logits
+            torch.testing.assert_close(logits, stock, rtol=0, atol=0)  # the stock layers ran
+    assert switched and len(calls) == 1
+    (line,) = _fast_logs(caplog)
+    assert line.startswith(f"distill_lib.fast: {_fast_guard.LEVERS[lever]} off for BertLayer")
+    difference = float(re.search(r"max difference ([0-9.e+-]+)", line).group(1))
+    assert difference == pytest.approx(1e-2, rel=1e-2)
+
+
+def test_the_self_check_runs_once_per_lever_class_attention_and_device(monkeypatch):
+    """The verdict is cached: a training loop enters the blocks every epoch and calls the
+    layers every step, yet each (lever, layer class, attention, device, dtype) is checked once."""
+    checked = []
+    real = _fast_guard._compare
+    monkeypatch.setattr(_fast_guard, "_compare", lambda *a: checked.append(1) or real(*a))
+    model = FAMILIES["bert"]().eval()
+    batch = _batch()
+    _logits_under_both_levers(model, batch, times=3)
+    assert len(checked) == 2  # one per lever
+    model.set_attn_implementation("eager")
+    _logits_under_both_levers(model, batch, times=2)
+    assert len(checked) == 4
+
+
+def test_off_the_cpu_training_with_dropout_keeps_the_stock_layers(caplog, monkeypatch):
+    """Pretending to be on CUDA: in training with dropout the padding-free forward does not
+    run (the same loss as the stock model, bit for bit); in evaluation it does."""
+    monkeypatch.setattr(_fast_guard, "device_type", lambda tensor: "cuda")
+    calls = []
+    real = fast_module._unpadded_forward
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fast_module, "_unpadded_forward", counted)
+    caplog.set_level(logging.WARNING, logger="distill_lib.fast")
+    model = FAMILIES["bert"]().train()
+    batch, labels = _batch(), torch.tensor([0, 1, 1, 0])
+
+    def loss(flag: bool) -> torch.Tensor:
+        torch.manual_seed(1)
+        with unpadded_layers(model, flag):
+            return torch.nn.functional.cross_entropy(model(**batch).logits, labels)
+
+    torch.testing.assert_close(loss(True), loss(False), rtol=0, atol=0)
+    assert calls == [] and len(_fast_logs(caplog)) == 1
+    assert "dropout in training on cuda" in _fast_logs(caplog)[0]
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loss(True), loss(False), rtol=1e-6, atol=1e-7)
+    assert len(calls) > 1  # the self-check's call and the layers'
+
+
+def test_compact_rows_whose_lookup_differs_are_not_used(caplog, monkeypatch):
+    """compact_word_embeddings is not a layer rewrite: its check is that the compact lookup of
+    a few rows gives the full embedding's vectors. If not, the full matrix stays."""
+    from distill_lib.fast import CompactRows, compact_word_embeddings
+
+    real = CompactRows.forward
+    monkeypatch.setattr(CompactRows, "forward", lambda self, ids: real(self, ids) + 1e-3)
+    caplog.set_level(logging.WARNING, logger="distill_lib.fast")
+    model = FAMILIES["bert"]()
+    original = model.get_input_embeddings()
+    with compact_word_embeddings(model, [[2, 5, 6]]) as rows:
+        assert rows is None and model.get_input_embeddings() is original
+    (line,) = _fast_logs(caplog)
+    assert "compact word embeddings off" in line
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_the_levers_pass_their_self_check_and_step_aside_for_dropout(caplog):
+    """On a real GPU: in evaluation both levers pass the self-check (no warning) and give the
+    stock logits; in training with dropout the padding-free lever logs once and steps aside."""
+    caplog.set_level(logging.WARNING, logger="distill_lib.fast")
+    model = FAMILIES["bert"]().cuda().eval()
+    batch = {k: v.cuda() for k, v in _batch().items()}
+    with torch.no_grad():
+        stock = model(**batch).logits
+    applied, switched, logits = _logits_under_both_levers(model, batch)
+    assert applied and switched == len(encoder_layers(model)) - 1 and _fast_logs(caplog) == []
+    torch.testing.assert_close(logits, stock, rtol=1e-5, atol=1e-5)
+    model.train()
+    with unpadded_layers(model):
+        model(**batch)
+    (line,) = _fast_logs(caplog)
+    assert "dropout in training on cuda" in line

@@ -123,3 +123,28 @@ def test_a_reused_run_is_not_tested_twice(tmp_path):
     lines = r.versus_lines(["influence"], ["uniform", "last"])
     assert lines[0].startswith("influence (the same student as last) loses to uniform")
     assert "same layers as last" in lines[1]
+
+
+def test_summary_mean_and_std_are_over_seeds(tmp_path):
+    r = _results(tmp_path, {"first": 0.8, "last": 0.6, "no-kd": 0.7}, collapsed=set())
+    summary = r.summary.set_index("name")
+    for name in ("first", "last", "no-kd"):
+        accuracy = r.runs.loc[r.runs["name"] == name, "test_accuracy"].to_numpy()
+        assert summary.loc[name, "n_seeds"] == 3
+        assert summary.loc[name, "mean_accuracy"] == pytest.approx(accuracy.mean())
+        assert summary.loc[name, "std"] == pytest.approx(accuracy.std(ddof=1))
+    assert list(summary.index) == ["first", "last", "no-kd", "teacher", "majority"]
+    one = _results(tmp_path, {"first": 0.8, "last": 0.6}, collapsed=set(), seeds=(0,))
+    students = one.summary[one.summary["kind"] != "reference"]
+    assert students[["std", "ci_low", "ci_high"]].isna().all().all()  # one seed: no spread
+
+
+def test_the_runs_table_columns(tmp_path):
+    """What runs.csv holds (its predictions aside), in order."""
+    r = _results(tmp_path, {"first": 0.8, "last": 0.6}, collapsed=set())
+    assert list(r.runs.columns) == [
+        "name", "kind", "seed", "layers", "init", "test_accuracy", "test_macro_f1", "test_loss",
+        "predicted_counts", "collapsed", "collapse_reason", "best_epoch", "seconds", "same_as",
+        "predictions",
+    ]
+    assert r.histories.groupby(["name", "seed"]).size().tolist() == [2] * 6  # 2 epochs each

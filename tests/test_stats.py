@@ -1,24 +1,15 @@
 """Statistics used to compare strategies, checked against values computed by hand."""
 
-import math
 
 import numpy as np
 import pytest
 
-from distill_lib.stats import collapse_reason, holm, mean_ci, paired_bootstrap
-
-
-def test_mean_ci_by_hand():
-    mean, std, low, high = mean_ci([0.80, 0.82, 0.84])
-    assert mean == pytest.approx(0.82)
-    assert std == pytest.approx(0.02)  # sample std (ddof=1)
-    half = 4.302652729911275 * 0.02 / math.sqrt(3)  # t(0.975, df=2) = 4.3027
-    assert (low, high) == pytest.approx((0.82 - half, 0.82 + half))
-
-
-def test_mean_ci_one_seed_has_no_interval():
-    mean, std, low, high = mean_ci([0.7])
-    assert mean == 0.7 and math.isnan(std) and math.isnan(low) and math.isnan(high)
+from distill_lib.stats import (
+    bootstrap_accuracy_ci,
+    collapse_reason,
+    holm,
+    paired_bootstrap,
+)
 
 
 def test_holm_by_hand():
@@ -68,8 +59,6 @@ def test_collapse_reason():
 @pytest.mark.parametrize("confidence", [0, 1, 1.5, -0.1, float("nan"), "0.95", True, None])
 def test_confidence_must_be_strictly_between_0_and_1(confidence):
     with pytest.raises(ValueError, match=r"confidence must be .*between 0 and 1"):
-        mean_ci([0.8, 0.9], confidence=confidence)
-    with pytest.raises(ValueError, match=r"confidence must be .*between 0 and 1"):
         paired_bootstrap(np.ones((2, 3)), np.zeros((2, 3)), confidence=confidence)
 
 
@@ -83,9 +72,19 @@ def test_confidence_must_be_strictly_between_0_and_1(confidence):
         ({"seed": "0"}, "seed must be an int >= 0, got '0'"),
     ],
 )
-def test_paired_bootstrap_checks_its_settings(kwargs, match):
+def test_bootstraps_check_their_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         paired_bootstrap(np.ones((2, 3)), np.zeros((2, 3)), **kwargs)
+    with pytest.raises(ValueError, match=match):
+        bootstrap_accuracy_ci(np.ones((2, 3)), **kwargs)
+
+
+def test_bootstraps_take_numpy_ints():
+    res = paired_bootstrap(
+        np.ones((2, 3)), np.zeros((2, 3)), n_resamples=np.int64(50), seed=np.int32(1)
+    )
+    assert res["diff"] == 1.0 and res["p_value"] == pytest.approx(1 / 50)
+    assert bootstrap_accuracy_ci(np.ones((2, 3)), n_resamples=np.int64(50)) == (1.0, 1.0)
 
 
 def test_paired_bootstrap_needs_non_empty_arrays():

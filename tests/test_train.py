@@ -249,17 +249,29 @@ def test_check_device_rejects_what_this_machine_lacks(no_gpu, device, precision,
 
 
 @pytest.mark.parametrize(
-    ("device", "precision"), [("cpu", "no"), ("auto", "auto"), ("cpu", "bf16")]
+    ("device", "precision", "refused"),
+    [
+        ("cpu", "no", ("cuda", "no")),
+        ("auto", "auto", ("auto", "fp16")),
+        ("cpu", "bf16", ("cpu", "fp16")),
+    ],
 )
-def test_check_device_accepts_what_any_machine_has(no_gpu, device, precision):
-    check_device(device, precision)
+def test_check_device_accepts_what_any_machine_has(no_gpu, device, precision, refused):
+    assert check_device(device, precision) is None
+    with pytest.raises(ValueError, match="CUDA GPU"):  # its neighbour needs a GPU: refused
+        check_device(*refused)
 
 
 def test_check_device_accepts_cuda_and_mps_where_present(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    check_device("cuda", "fp16")
-    check_device("mps")
+    assert check_device("cuda", "fp16") is None
+    assert check_device("mps") is None
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):  # fp16 is for CUDA only
+        check_device("mps", "fp16")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="MPS"):  # what made "mps" pass was the patch
+        check_device("mps")
 
 
 def test_unavailable_device_fails_before_training_or_writing(
@@ -555,6 +567,49 @@ def test_gradient_accumulation_and_clipping_run(tokens, bert_tokenizer):
     config = FAST.replace(epochs=1, batch_size=8, grad_accum_steps=2, max_grad_norm=0.5)
     result = fine_tune(model, tokens, config, tokenizer=bert_tokenizer)
     assert math.isfinite(result.history[0]["train_loss"])
+
+
+def test_accumulated_gradients_equal_those_of_one_big_batch(tokens, bert_tokenizer):
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    # 16 training examples: 2 micro-batches of 8 with accumulation, or 1 batch of 16 without
+    train, validation = tokens["train"].select(range(16)), tokens["test"].select(range(8))
+    small = DatasetDict({"train": train, "validation": validation})
+
+    def gradients_at_each_step(batch_size: int, grad_accum_steps: int) -> list[list[torch.Tensor]]:
+        """Fine-tune a dropout-free tiny teacher; the gradients AdamW saw at each of its steps."""
+        model = tiny_teacher(bert_tokenizer.vocab_size)
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        steps: list[list[torch.Tensor]] = []
+
+        def record(optimizer, args, kwargs):
+            if isinstance(optimizer, torch.optim.AdamW):  # not accelerate's wrapper around it
+                params = [p for group in optimizer.param_groups for p in group["params"]]
+                steps.append([p.grad.detach().clone() for p in params if p.grad is not None])
+
+        config = FAST.replace(  # on the CPU in float32, so that only float rounding differs
+            epochs=1,
+            batch_size=batch_size,
+            grad_accum_steps=grad_accum_steps,
+            max_grad_norm=None,
+            device="cpu",
+            mixed_precision="no",
+        )
+        handle = register_optimizer_step_pre_hook(record)
+        try:
+            fine_tune(model, small, config, tokenizer=bert_tokenizer)
+        finally:
+            handle.remove()
+        return steps
+
+    accumulated, whole = gradients_at_each_step(8, 2), gradients_at_each_step(16, 1)
+    assert len(accumulated) == len(whole) == 1  # one optimiser step each
+    assert len(accumulated[0]) == len(whole[0]) > 0
+    for g_acc, g_whole in zip(accumulated[0], whole[0], strict=True):
+        # without the division by grad_accum_steps the accumulated gradients would be twice as big
+        torch.testing.assert_close(g_acc, g_whole, rtol=0, atol=1e-6)
 
 
 @pytest.mark.cuda

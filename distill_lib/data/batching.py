@@ -15,7 +15,7 @@ import torch
 from datasets import Dataset, DatasetDict
 from torch.utils.data import DataLoader, RandomSampler, Sampler
 
-__all__ = ["make_dataloader", "tokenize"]
+__all__ = ["check_tokenized", "make_dataloader", "tokenize"]
 
 
 def tokenize(
@@ -109,6 +109,7 @@ def make_dataloader(
     seed: int = 0,
     num_workers: int = 0,
     pad_to_multiple_of: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> DataLoader:
     """A PyTorch ``DataLoader`` that pads each batch to its own longest sequence.
 
@@ -136,6 +137,11 @@ def make_dataloader(
         Worker processes (0: load in the main process, usually fastest for tokenised text).
     pad_to_multiple_of : int, optional
         Round each batch's width up to a multiple of this (e.g. 8 for tensor cores).
+    generator : torch.Generator, optional
+        The random stream each new iterator draws its base seed from (PyTorch draws one
+        number per ``iter(loader)``, even for an unshuffled loader). The training loop passes
+        its run's generator; ``None`` gives the loader a private generator seeded with
+        ``seed``, so that iterating it never moves the global random stream.
 
     Returns
     -------
@@ -167,12 +173,12 @@ def make_dataloader(
     ]
     if strings:  # text columns cannot be collated into tensors
         dataset = dataset.remove_columns(strings)
-    generator = torch.Generator().manual_seed(seed)
+    order = torch.Generator().manual_seed(seed)  # the sampler's own: the order per seed
     sampler: Sampler[int] | None = None
     if shuffle and group_by_length:
-        sampler = LengthGroupedSampler(batch_size, lengths=_lengths(dataset), generator=generator)
+        sampler = LengthGroupedSampler(batch_size, lengths=_lengths(dataset), generator=order)
     elif shuffle:
-        sampler = RandomSampler(dataset, generator=generator)
+        sampler = RandomSampler(dataset, generator=order)
     collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
     return DataLoader(
         dataset,
@@ -181,4 +187,22 @@ def make_dataloader(
         shuffle=False,
         collate_fn=collator,
         num_workers=num_workers,
+        generator=generator if generator is not None else torch.Generator().manual_seed(seed),
     )
+
+
+def check_tokenized(data: DatasetDict, splits: tuple[str, ...]) -> None:
+    """Raise if ``data`` is not a DatasetDict whose ``splits`` are non-empty and tokenised."""
+    if not isinstance(data, DatasetDict):
+        raise TypeError(f"data must be a datasets.DatasetDict, got {type(data).__name__}")
+    for split in splits:
+        if split not in data:
+            raise ValueError(f"data has no {split!r} split (it has {list(data)})")
+        if len(data[split]) == 0:
+            raise ValueError(f"the {split!r} split is empty")
+        missing = [c for c in ("input_ids", "label") if c not in data[split].column_names]
+        if missing:
+            raise ValueError(
+                f"the {split!r} split lacks {missing}: tokenise it first with "
+                "distill_lib.tokenize(data, tokenizer)"
+            )

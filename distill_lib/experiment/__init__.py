@@ -7,8 +7,12 @@
 or from a shell: ``distill-lib compare --preset quick``. The pieces, one idea each:
 
 * :mod:`.config`: :class:`ExperimentConfig`, the baselines and the presets;
-* :mod:`.store`: run keys, file names, reading (damaged files set aside) and the folder lock;
+* :mod:`.keys`: how a run is named (its key) and the key schema, with its migrations;
+* :mod:`.store`: which runs a comparison needs, reading (damaged files set aside), the lock;
+* :mod:`.prepare`: the up-front checks and the data; :mod:`.evaluation`: test metrics,
+  latency and the teacher's layer measurements;
 * :mod:`.runner`: :class:`Experiment` and :func:`compare_strategies`, which train and evaluate;
+* :mod:`.workers`: student runs side by side on any ``concurrent.futures`` executor;
 * :mod:`.results`: :class:`Results` and every table and sentence printed from it.
 """
 
@@ -33,7 +37,7 @@ _LAZY: dict[str, str] = {
     "summarise": "results",
     "Experiment": "runner",
     "compare_strategies": "runner",
-    "validate": "runner",
+    "validate": "runner",  # lives in .prepare; the runner re-exports it
 }
 """Names imported on first use (PEP 562): :mod:`.runner` needs torch, transformers and datasets,
 :mod:`.results` pandas and scipy. :mod:`.config` and :mod:`.store` need none of them, so
@@ -52,7 +56,13 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-def load_results(output_dir: str | Path, *, partial: bool = False, log=print) -> Results:
+def load_results(
+    output_dir: str | Path,
+    *,
+    partial: bool = False,
+    log=print,
+    redo_hint: str = "run compare_strategies(config) again to redo it",
+) -> Results:
     """Rebuild :class:`Results` from a finished output folder, without training anything.
 
     Needs only the folder's JSONs: no teacher, data or network. A damaged run file is named
@@ -61,6 +71,8 @@ def load_results(output_dir: str | Path, *, partial: bool = False, log=print) ->
     Args:
         partial: summarise the runs that are there when some are missing (their file names
             are in ``results.missing``) instead of raising.
+        redo_hint: how the line about a damaged file ends (this function trains nothing, so
+            it says how to redo the run; the CLI names `distill-lib compare`).
 
     Raises:
         FileNotFoundError: the folder holds no comparison, or (unless ``partial``) some runs
@@ -68,9 +80,9 @@ def load_results(output_dir: str | Path, *, partial: bool = False, log=print) ->
     """
     from .results import summarise  # pandas and scipy: only when results are summarised
 
-    store = RunStore(output_dir, log=log)
+    store = RunStore(output_dir, log=log, redo_hint=redo_hint)
     try:
-        config = ExperimentConfig(**json.loads(store.config_path.read_text()))
+        config = ExperimentConfig.from_dict(json.loads(store.config_path.read_text()))
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{store.root} holds no config.json; run compare_strategies first."

@@ -11,8 +11,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._checks import check_int
 from ..layers import canonical_strategy, describe_strategy
 from ..train_config import MAX_SEED, TrainConfig
+from .keys import KEY_SCHEMA, migrate_train_settings, schema_of
 
 BASELINES: dict[str, str] = {
     "majority": "always predicts the most frequent training class",
@@ -22,16 +24,6 @@ BASELINES: dict[str, str] = {
 }
 """Baselines that can be added to a comparison."""
 
-
-
-def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """``value`` as an int in ``[low, high]``, or a ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < low or (high is not None and value > high):
-        allowed = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"{name} must be {allowed}, got {value}")
-    return value
 
 
 @dataclass
@@ -79,13 +71,11 @@ class ExperimentConfig:
     GPU. Not part of any run's key: it changes how fast, not what is trained."""
 
     def __post_init__(self) -> None:
-        # A config.json written before `cls_only_last_layer` existed trained the full layer.
-        if isinstance(self.teacher_train, dict):
-            self.teacher_train = TrainConfig(**{"cls_only_last_layer": False,
-                                                **self.teacher_train})
-        if isinstance(self.student_train, dict):
-            self.student_train = TrainConfig(**{"cls_only_last_layer": False,
-                                                **self.student_train})
+        for name in ("teacher_train", "student_train"):  # a dict: today's defaults fill gaps
+            if isinstance(getattr(self, name), dict):
+                setattr(self, name, TrainConfig(**getattr(self, name)))
+            if not isinstance(getattr(self, name), TrainConfig):
+                raise ValueError(f"{name} must be a TrainConfig (or a dict of its fields)")
         for name in ("teacher", "task", "output_dir"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
@@ -102,7 +92,7 @@ class ExperimentConfig:
             else:
                 canonical.append(strategy)
                 for i in strategy:
-                    _int("a layer index in strategies", i, 0)
+                    check_int("a layer index in strategies", i, 0)
                 repeated = sorted({i for i in strategy if strategy.count(i) > 1})
                 if repeated:
                     raise ValueError(
@@ -116,7 +106,7 @@ class ExperimentConfig:
                 )
             seen[label] = strategy
         self.strategies = canonical
-        self.seeds = [_int("each seed", s, 0, MAX_SEED) for s in self.seeds]
+        self.seeds = [check_int("each seed", s, 0, MAX_SEED) for s in self.seeds]
         if not self.seeds:
             raise ValueError("seeds is empty; give at least one seed, e.g. seeds=[0, 1, 2].")
         if len(set(self.seeds)) != len(self.seeds):
@@ -127,16 +117,16 @@ class ExperimentConfig:
                 f"unknown baselines {unknown}; choose from {', '.join(BASELINES)} (or none)."
             )
         canonical_strategy(self.no_kd_layers)
-        _int("student_layers", self.student_layers, 1)
-        _int("max_length", self.max_length, 8)
-        _int("bootstrap_resamples", self.bootstrap_resamples, 100)
-        _int("calibration_size", self.calibration_size, 8)
+        check_int("student_layers", self.student_layers, 1)
+        check_int("max_length", self.max_length, 8)
+        check_int("bootstrap_resamples", self.bootstrap_resamples, 100)
+        check_int("calibration_size", self.calibration_size, 8)
         if self.workers is not None:
-            _int("workers", self.workers, 1, 64)
+            check_int("workers", self.workers, 1, 64)
         for name in ("train_size", "validation_size", "test_size", "cross_domain_size"):
             value = getattr(self, name)
             if value is not None:
-                _int(name, value, 2)
+                check_int(name, value, 2)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> ExperimentConfig:
@@ -152,7 +142,24 @@ class ExperimentConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as plain JSON values, with the key schema they follow (``config.json``)."""
+        return {**dataclasses.asdict(self), "key_schema": KEY_SCHEMA}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
+        """The config a :meth:`to_dict` (a ``config.json``) describes, from any key schema.
+
+        Training settings written under an older schema are migrated explicitly
+        (:func:`~distill_lib.experiment.keys.migrate_train_settings`), so an old folder's runs
+        keep their keys.
+        """
+        values = dict(values)
+        schema = schema_of(values)
+        values.pop("key_schema", None)
+        for name in ("teacher_train", "student_train"):
+            if isinstance(values.get(name), dict):
+                values[name] = TrainConfig(**migrate_train_settings(values[name], schema))
+        return cls(**values)
 
     def describe(self) -> str:
         """A few lines saying what this comparison trains, for people."""

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_write_text
-from ..stats import bootstrap_accuracy_ci, collapse_reason, holm, mean_ci, paired_bootstrap
+from ..stats import bootstrap_accuracy_ci, collapse_reason, holm, paired_bootstrap
 from .config import ExperimentConfig
 
 ALPHA = 0.05
@@ -372,115 +372,127 @@ def summarise(
     out: Path,
 ) -> Results:
     """Build :class:`Results` from run records (a pure function of the JSONs)."""
-    rows, history_rows = [], []
-    for r in records:
-        reason = collapse_reason(
-            r["test"]["predicted_counts"], r["test"]["accuracy"], majority["accuracy"]
-        )
-        row = {
-            "name": r["name"],
-            "kind": r["kind"],
-            "seed": r["seed"],
-            "layers": r["layers"],
-            "init": r["init"],
-            "test_accuracy": r["test"]["accuracy"],
-            "test_macro_f1": r["test"]["macro_f1"],
-            "test_loss": r["test"]["loss"],
-            "predicted_counts": r["test"]["predicted_counts"],
-            "positive_share": r["test"]["predicted_counts"][-1] / r["test"]["n"],
-            "collapsed": reason is not None,
-            "collapse_reason": reason or "",
-            "best_epoch": r["best_epoch"],
-            "seconds": r.get("seconds", math.nan),
-            "same_as": r.get("same_as"),
-            "predictions": r["test"]["predictions"],
-        }
-        for domain, m in r.get("cross_domain", {}).items():
-            row[f"accuracy[{domain}]"] = m["accuracy"]
-        rows.append(row)
-        for h in r["history"]:
-            history_rows.append({"name": r["name"], "kind": r["kind"], "seed": r["seed"], **h})
-    runs = pd.DataFrame(rows)
-    histories = pd.DataFrame(history_rows)
-
+    runs = pd.DataFrame([_run_row(r, majority["accuracy"]) for r in records])
+    histories = pd.DataFrame(
+        [{"name": r["name"], "kind": r["kind"], "seed": r["seed"], **h}
+         for r in records for h in r["history"]]
+    )
     names = list(dict.fromkeys(runs["name"])) if len(runs) else []
-    labels = np.asarray(majority["test_labels"])
-    correct = {
+    correct = _correct(runs, names, np.asarray(majority["test_labels"]))
+    students = [_summary_row(runs[runs["name"] == n], correct[n], config.bootstrap_resamples)
+                for n in names]
+    summary = pd.DataFrame([*students, *_reference_rows(teacher_record, majority)])
+    pairwise = _pairwise(runs, names, correct, config.bootstrap_resamples)
+    layer_maps = {n: list(runs[runs["name"] == n]["layers"].iloc[0]) for n in names}
+    results = Results(config, runs, histories, teacher_record, majority, summary, pairwise,
+                      efficiency, out, layer_maps)
+    summary["vs_best_diff"], summary["vs_best_p"] = _versus_best(results)
+    return results
+
+
+def _run_row(record: dict[str, Any], majority_accuracy: float) -> dict[str, Any]:
+    """One row of ``runs``: a student run's test metrics, collapse check and timing."""
+    test = record["test"]
+    reason = collapse_reason(test["predicted_counts"], test["accuracy"], majority_accuracy)
+    return {
+        "name": record["name"],
+        "kind": record["kind"],
+        "seed": record["seed"],
+        "layers": record["layers"],
+        "init": record["init"],
+        "test_accuracy": test["accuracy"],
+        "test_macro_f1": test["macro_f1"],
+        "test_loss": test["loss"],
+        "predicted_counts": test["predicted_counts"],
+        "collapsed": reason is not None,
+        "collapse_reason": reason or "",
+        "best_epoch": record["best_epoch"],
+        "seconds": record.get("seconds", math.nan),
+        "same_as": record.get("same_as"),
+        "predictions": test["predictions"],
+        **{f"accuracy[{d}]": m["accuracy"] for d, m in record.get("cross_domain", {}).items()},
+    }
+
+
+def _correct(runs: pd.DataFrame, names: list[str], labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per name, ``(seeds, test sentences)`` booleans: which predictions were right."""
+    return {
         n: np.asarray(runs[runs["name"] == n].sort_values("seed")["predictions"].tolist()) == labels
         for n in names
     }
-    summary_rows = []
-    for name in names:
-        sub = runs[runs["name"] == name]
-        mean, std, _, _ = mean_ci(sub["test_accuracy"])
-        low = high = math.nan  # one seed: no interval, rather than one without the seed noise
-        if len(sub) > 1:
-            low, high = bootstrap_accuracy_ci(correct[name],
-                                              n_resamples=config.bootstrap_resamples)
-        row = {
-            "name": name,
-            "kind": sub["kind"].iloc[0],
-            "layers": "random" if sub["init"].iloc[0] == "random" else sub["layers"].iloc[0],
-            "n_seeds": len(sub),
-            "mean_accuracy": mean,
-            "std": std,
-            "ci_low": low,
-            "ci_high": high,
-            "mean_macro_f1": float(sub["test_macro_f1"].mean()),
-            "collapsed": int(sub["collapsed"].sum()),
-        }
-        for col in sub.columns:
-            if col.startswith("accuracy["):
-                row[col] = float(sub[col].mean())
-        summary_rows.append(row)
-    t = teacher_record
-    summary_rows.append(
+
+
+def _summary_row(sub: pd.DataFrame, correct: np.ndarray, n_resamples: int) -> dict[str, Any]:
+    """One row of ``summary``: a strategy's or baseline's runs (``sub``) over seeds."""
+    accuracy = sub["test_accuracy"].to_numpy(dtype=float)
+    low = high = math.nan  # one seed: no interval, rather than one without the seed noise
+    if len(sub) > 1:
+        low, high = bootstrap_accuracy_ci(correct, n_resamples=n_resamples)
+    return {
+        "name": sub["name"].iloc[0],
+        "kind": sub["kind"].iloc[0],
+        "layers": "random" if sub["init"].iloc[0] == "random" else sub["layers"].iloc[0],
+        "n_seeds": len(sub),
+        "mean_accuracy": float(accuracy.mean()),
+        "std": float(accuracy.std(ddof=1)) if len(accuracy) > 1 else math.nan,
+        "ci_low": low,
+        "ci_high": high,
+        "mean_macro_f1": float(sub["test_macro_f1"].mean()),
+        "collapsed": int(sub["collapsed"].sum()),
+        **{c: float(sub[c].mean()) for c in sub.columns if c.startswith("accuracy[")},
+    }
+
+
+def _reference_rows(t: dict[str, Any], majority: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``teacher`` (record ``t``) and ``majority`` rows of ``summary`` (one evaluation
+    each)."""
+    return [
         _reference_row(
             "teacher", t["layers"], t["test"]["accuracy"], t["test"]["macro_f1"],
             {d: m["accuracy"] for d, m in t.get("cross_domain", {}).items()},
-        )
-    )
-    summary_rows.append(
-        _reference_row("majority", None, majority["accuracy"], math.nan, majority["cross_domain"])
-    )
-    summary = pd.DataFrame(summary_rows)
+        ),
+        _reference_row("majority", None, majority["accuracy"], math.nan, majority["cross_domain"]),
+    ]
 
-    # paired bootstrap between every pair of students that share seeds and the test set
+
+def _pairwise(
+    runs: pd.DataFrame, names: list[str], correct: dict[str, np.ndarray], n_resamples: int
+) -> pd.DataFrame:
+    """A paired bootstrap between every two students on the same seeds, Holm-corrected.
+
+    A data-driven strategy that reused a fixed strategy's runs is the same student: testing it
+    again would only add duplicate pairs to Holm's correction. Holm's correction is applied
+    within each family: strategy-vs-strategy pairs (the question asked) and pairs involving a
+    baseline (sanity checks), so adding baselines does not make the strategy comparisons more
+    conservative.
+    """
     seeds_of = {n: tuple(sorted(runs[runs["name"] == n]["seed"])) for n in names}
-    # a data-driven strategy that reused a fixed strategy's runs is the same student: testing
-    # it again would only add duplicate pairs to Holm's correction
     twins = set(runs.loc[runs["same_as"].notna(), "name"]) if "same_as" in runs else set()
     kind_of = {n: runs[runs["name"] == n]["kind"].iloc[0] for n in names}
-    pair_rows = []
     tested = [n for n in names if n not in twins]
+    rows = []
     for i, a in enumerate(tested):
         for b in tested[i + 1 :]:
             if seeds_of[a] == seeds_of[b]:
-                res = paired_bootstrap(
-                    correct[a], correct[b], n_resamples=config.bootstrap_resamples
-                )
-                kinds = {kind_of[a], kind_of[b]}
-                family = "strategies" if kinds == {"strategy"} else "baselines"
-                pair_rows.append({"a": a, "b": b, "family": family, **res})
-    columns = ["a", "b", "family", "diff", "ci_low", "ci_high", "p_value"]
-    pairwise = pd.DataFrame(pair_rows, columns=columns)
-    # Holm's correction within each family: strategy-vs-strategy pairs (the question asked)
-    # and pairs involving a baseline (sanity checks), so adding baselines does not make the
-    # strategy comparisons more conservative.
+                family = "strategies" if {kind_of[a], kind_of[b]} == {"strategy"} else "baselines"
+                res = paired_bootstrap(correct[a], correct[b], n_resamples=n_resamples)
+                rows.append({"a": a, "b": b, "family": family, **res})
+    pairwise = pd.DataFrame(rows, columns=["a", "b", "family", "diff", "ci_low", "ci_high",
+                                           "p_value"])
     pairwise["p_holm"] = np.nan
     for _, index in pairwise.groupby("family").groups.items():
         pairwise.loc[index, "p_holm"] = holm(pairwise.loc[index, "p_value"].tolist())
     pairwise["significant"] = pairwise["p_holm"] < ALPHA
+    return pairwise
 
-    layer_maps = {n: list(runs[runs["name"] == n]["layers"].iloc[0]) for n in names}
-    results = Results(config, runs, histories, teacher_record, majority, summary, pairwise,
-                      efficiency, out, layer_maps)
-    # against the best strategy: difference and Holm p-value, as numbers
+
+def _versus_best(results: Results) -> tuple[list[float], list[float]]:
+    """Per summary row, its difference from the best strategy and the Holm p-value (NaN where
+    not tested)."""
+    best = results.best
     diffs, ps = [], []
-    for name in summary["name"]:
-        c = results.compare(results.best, name) if results.best and name != results.best else None
+    for name in results.summary["name"]:
+        c = results.compare(best, name) if best and name != best else None
         diffs.append(math.nan if c is None else -c.diff)
         ps.append(math.nan if c is None else c.p_holm)
-    summary["vs_best_diff"] = diffs
-    summary["vs_best_p"] = ps
-    return results
+    return diffs, ps

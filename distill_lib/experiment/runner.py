@@ -2,8 +2,7 @@
 
 What :func:`compare_strategies` does, in order:
 
-1. checks everything knowable before any work (teacher, task, device, layer maps, output
-   folder), so a bad config fails before anything is written;
+1. checks everything knowable before any work (:func:`.prepare.validate`);
 2. fine-tunes the teacher once (or loads it from ``<output_dir>/teacher-<key>/``);
 3. for every strategy x seed: builds the student with :func:`~distill_lib.make_student`,
    distils it (:func:`~distill_lib.train.distill`) and evaluates it on the test split (and
@@ -14,12 +13,13 @@ What :func:`compare_strategies` does, in order:
    paired bootstrap tests between students (Holm-corrected), a collapse check, and
    teacher/student size and latency.
 
-Finished runs are files of the :class:`~distill_lib.experiment.store.RunStore`, so an
-interrupted comparison resumes where it stopped.
+Finished runs are files of the :class:`~distill_lib.experiment.store.RunStore` (an interrupted
+comparison resumes); student runs may train side by side on an executor (:mod:`.workers`).
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import os
 import time
@@ -28,133 +28,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from datasets import DatasetDict
 
 from .._io import quiet_libraries
-from ..data import check_task, load_task, make_dataloader, tokenize
-from ..layers import canonical_strategy, describe_strategy
+from ..device import placement, resolve_workers
+from ..layers import SCORES_OF, canonical_strategy, describe_strategy
 from ..student import make_student
-from ..teacher import check_teacher, load_teacher, resolve_teacher, teacher_depth
-from ..train import (
-    check_device,
-    distill,
-    evaluate_model,
-    fine_tune,
-    save_checkpoint,
-    teacher_logits,
-)
+from ..teacher import load_teacher, resolve_teacher
+from ..train import distill, fine_tune, save_checkpoint, teacher_logits
 from .config import BASELINES, ExperimentConfig
+from .evaluation import evaluate_all, measure_efficiency, measure_teacher
+from .keys import KEY_SCHEMA
+from .prepare import _subset, check_writable, prepare_data, validate  # noqa: F401 (re-exported)
 from .results import Results, summarise
 from .store import RUN_FORMAT, Job, RunStore, check_teacher_record, plan, run_key, teacher_key
-from .workers import resolve_workers, run_side_by_side, start_helpers, stop_helpers
-
-LATENCY_BATCH = 32
-_SCORES_OF = {"influence": "block_influence", "cka-cover": "cka", "drop": "drop"}
-"""Where each data-driven strategy's scores are in the teacher's measurements."""
-
-
-def check_writable(folder: str | os.PathLike, what: str) -> None:
-    """Check that ``folder`` is a writable folder or could be created; create nothing."""
-    path = Path(folder).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ValueError(f"{what} {str(folder)!r} exists and is not a folder")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise ValueError(f"{what} {str(folder)!r} is not writable")
-        return
-    ancestor = path.absolute()
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise ValueError(f"{what} {str(folder)!r} cannot be created: {ancestor} is a file")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise ValueError(f"{what} {str(folder)!r} cannot be created: {ancestor} is not writable")
-
-
-def validate(config: ExperimentConfig) -> int:
-    """Check everything knowable before training, without writing; return the teacher depth.
-
-    Raises:
-        ValueError, FileNotFoundError, ConnectionError: what is wrong and how to fix it.
-    """
-    check_teacher(config.teacher)
-    check_task(config.task, config.text_column, config.label_column, option="task")
-    for name in config.cross_domain:
-        check_task(name, train=False, option="cross_domain")
-    for train in (config.teacher_train, config.student_train):
-        check_device(train.device, train.mixed_precision)
-    check_writable(config.output_dir, "output_dir")
-    n_teacher = teacher_depth(config.teacher)
-    plan(config, n_teacher)  # every layer map can be built, and no map is trained twice
-    return n_teacher
-
-
-def _subset(dataset, size: int | None, seed: int, what: str, log: Any):
-    if size is None:
-        return dataset
-    if size > len(dataset):
-        log(f"note: {what} asks for {size:,} sentences but the split has {len(dataset):,}: "
-            "using all of them")
-        return dataset
-    return dataset.shuffle(seed=seed).select(range(size))
-
-
-def prepare_data(
-    config: ExperimentConfig, tokenizer: Any, log: Any = print
-) -> tuple[DatasetDict, dict[str, Any]]:
-    """Load, subsample and tokenise the task (and the cross-domain sets)."""
-    data = load_task(config.task, text_column=config.text_column, label_column=config.label_column)
-    data = DatasetDict(
-        {
-            split: _subset(data[split], getattr(config, f"{split}_size"), 0, f"{split}_size", log)
-            for split in ("train", "validation", "test")
-        }
-    )
-    tokens = tokenize(data, tokenizer, max_length=config.max_length)
-    extra = {}
-    for name in config.cross_domain:
-        test = _subset(load_task(name)["test"], config.cross_domain_size, 0,
-                       "cross_domain_size", log)
-        extra[name] = tokenize(test, tokenizer, max_length=config.max_length)
-    return tokens, extra
-
-
-def evaluate_all(model, tokens: DatasetDict, extra: dict[str, Any], tokenizer, batch: int):
-    """Test metrics with predictions, and accuracy/F1/counts on every cross-domain set."""
-    test = evaluate_model(
-        model, tokens["test"], tokenizer=tokenizer, batch_size=batch, return_predictions=True
-    )
-    cross = {}
-    for name, dataset in extra.items():
-        r = evaluate_model(model, dataset, tokenizer=tokenizer, batch_size=batch)
-        cross[name] = {k: r[k] for k in ("accuracy", "macro_f1", "predicted_counts")}
-    return test, cross
-
-
-@torch.inference_mode()
-def measure_latency(model, tokens: DatasetDict, tokenizer, batch_size: int = LATENCY_BATCH,
-                    repeats: int = 5) -> float:
-    """Median seconds to classify one batch of test sentences (the same batch for every model)."""
-    test = tokens["test"]
-    loader = make_dataloader(test.select(range(min(batch_size, len(test)))), tokenizer, batch_size)
-    batch = next(iter(loader))
-    device = next(model.parameters()).device
-    inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-    was_training = model.training
-    model.eval()
-    times = []
-    model(**inputs)  # warm-up
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        model(**inputs)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    model.train(was_training)
-    return float(np.median(times))
+from .workers import (
+    kill_local_workers,
+    local_executor,
+    run_on_executor,
+    threads_per_worker,
+)
 
 
 class Experiment:
@@ -318,13 +211,14 @@ class Experiment:
             self._trained = True
             save_checkpoint(teacher, self._tokenizer, folder, history=history)
             how = f"fine-tuned in {time.perf_counter() - start:.0f} s"
-        use_cuda = torch.cuda.is_available() and config.teacher_train.device in ("auto", "cuda")
-        teacher.to("cuda" if use_cuda else "cpu")
+        where = placement(config.teacher_train.device, config.teacher_train.mixed_precision)
+        teacher.to(where.device)
         path = self.store.teacher_record_path(config)
         record = self.store.read_json(path, check_teacher_record)
         if record is None:
             test, cross = evaluate_all(
-                teacher, tokens, extra, self._tokenizer, config.teacher_train.eval_batch_size
+                teacher, tokens, extra, self._tokenizer, config.teacher_train.eval_batch_size,
+                precision=where.precision,
             )
             record = {
                 "name": "teacher",
@@ -366,31 +260,11 @@ class Experiment:
         Measured once per teacher and kept in ``layer-scores-<teacher key>-<size>.json``.
         """
         if self._measured is None:
-            from ..selection import measure_layers
-            from ..train import fingerprint_model
-
-            path = self.store.layer_scores_path(self.config)
-            teacher, tokens = self.teacher, self.tokens
-            fingerprint = fingerprint_model(teacher)
-            saved = self.store.read_json(path, _check_layer_scores)
-            if saved is not None and saved.get("teacher_fingerprint") == fingerprint:
-                self._measured = saved
-                return saved
             start = time.perf_counter()
-            calibration = _subset(tokens["train"], self.config.calibration_size, 0,
-                                  "calibration_size", lambda *_: None)
-            measured = measure_layers(
-                teacher, calibration, tokens["validation"], tokenizer=self.tokenizer,
-                batch_size=self.config.teacher_train.eval_batch_size,
-            )
-            measured["teacher_fingerprint"] = fingerprint
-            measured["seconds"] = time.perf_counter() - start
-            self.store.write(path, measured)
-            self._spent("teacher: layer measurements", measured["seconds"])
-            self.log(f"teacher layers measured in {measured['seconds']:.0f} s (influence and "
-                     f"CKA on {len(calibration)} training sentences, drop on "
-                     f"{len(tokens['validation'])} validation sentences)")
-            self._measured = measured
+            self._measured, fresh = measure_teacher(
+                self.store, self.config, self.teacher, self.tokens, self.tokenizer, self.log)
+            if fresh:
+                self._spent("teacher: layer measurements", time.perf_counter() - start)
         return self._measured
 
     def _resolve_jobs(self) -> None:
@@ -432,6 +306,16 @@ class Experiment:
                                "selection": self._selection(job), "seconds": 0.0})
                 self.store.write(self.store.run_path(job), record)
                 return record
+        record = self.train_record(job)
+        self.store.write(self.store.run_path(job), record)
+        return record
+
+    def train_record(self, job: Job) -> dict[str, Any]:
+        """Distil and evaluate the student of ``job`` and return its record; writes nothing.
+
+        :meth:`run` writes the record; so does the parent process when a worker
+        (:mod:`.workers`) trained it, so that one process writes every run JSON.
+        """
         teacher, tokens, extra = self.teacher, self.tokens, self.cross_domain
         start = time.perf_counter()
         student = make_student(teacher, job.layers, init=job.init, seed=job.seed)
@@ -441,18 +325,15 @@ class Experiment:
         )
         trained = time.perf_counter()
         self._trained = True
+        where = placement(job.train_config.device, job.train_config.mixed_precision)
         test, cross = evaluate_all(
-            result.model, tokens, extra, self.tokenizer, job.train_config.eval_batch_size
+            result.model, tokens, extra, self.tokenizer, job.train_config.eval_batch_size,
+            precision=where.precision,
         )
-        train_s = sum(h["train_seconds"] for h in result.history)
-        validation_s = sum(h["seconds"] - h["train_seconds"] for h in result.history)
-        self._spent("students: training steps", train_s)
-        self._spent("students: validation each epoch", validation_s)
-        self._spent("students: test + cross-domain evaluation", time.perf_counter() - trained)
-        self._spent("students: set-up (copy, optimiser, logits)",
-                    trained - start - train_s - validation_s)
+        self._spent_on_student(result.history, start, trained)
         record = {
             "format": RUN_FORMAT,
+            "key_schema": KEY_SCHEMA,
             "key": job.key,
             "name": job.name,
             "kind": job.kind,
@@ -470,50 +351,77 @@ class Experiment:
         }
         if job.data_driven:
             record["selection"] = self._selection(job)
-        self.store.write(self.store.run_path(job), record)
         return record
 
-    def _early_helpers(self) -> list[Any]:
-        """Helper processes for the student runs, started before the teacher is ready.
+    def _spent_on_student(self, history: list[dict], start: float, trained: float) -> None:
+        train_s = sum(h["train_seconds"] for h in history)
+        validation_s = sum(h["seconds"] - h["train_seconds"] for h in history)
+        self._spent("students: training steps", train_s)
+        self._spent("students: validation each epoch", validation_s)
+        self._spent("students: test + cross-domain evaluation", time.perf_counter() - trained)
+        self._spent("students: set-up (copy, optimiser, logits)",
+                    trained - start - train_s - validation_s)
 
-        Started when at least two runs are missing (a data-driven run counts as missing
-        until its layers are measured) and :func:`.workers.resolve_workers` says so.
-        """
-        missing = sum(job.layers is None or self.store.read_run(job) is None
-                      for job in self.jobs)
-        workers = resolve_workers(self.config.workers, self.config.student_train.device, missing)
-        return start_helpers(self.config, workers) if workers > 1 else []
+    def _pending(self) -> list[Job]:
+        """The runs still to train (a data-driven run counts until its layers are measured;
+        one that reuses a fixed strategy's student does not)."""
+        return [job for job in self.jobs
+                if job.layers is None or (self.store.read_run(job) is None
+                                          and not (job.data_driven and self._fixed_job_like(job)))]
 
-    def _train_side_by_side(self, helpers: list[Any]) -> set[str]:
-        """Train the missing runs in this process and the ``helpers`` (if any) side by side.
+    def _start_executor(self, executor: cf.Executor | None) -> tuple[cf.Executor | None, int]:
+        """The executor for the student runs and how many it trains at once: a given one
+        (e.g. a Dask client's) with ``config.workers`` (default 2) runs at a time; else local
+        processes where :func:`distill_lib.device.resolve_workers` says more than one, started
+        now to hide their start-up behind the teacher's; else None (this process alone)."""
+        if executor is not None:
+            return executor, self.config.workers or 2
+        device = self.config.student_train.device
+        workers = resolve_workers(self.config.workers, device, len(self._pending()))
+        if workers < 2:
+            return None, 1
+        local = local_executor(workers)
+        for _ in range(workers):
+            local.submit(warm_up)
+        return local, workers
 
-        Returns the keys of the runs trained (and logged) here; what is left (nothing, or the
+    def _train_side_by_side(self, executor: cf.Executor | None, window: int) -> set[str]:
+        """Train the missing runs on ``executor``; this process writes each record.
+
+        Returns the keys of the runs trained (and logged); what is left (nothing, or the
         data-driven runs that reuse a fixed strategy's student) is done one by one after.
         """
-        pending = [job for job in self.jobs
-                   if self.store.read_run(job) is None
-                   and not (job.data_driven and self._fixed_job_like(job))]
-        helpers = helpers[: max(0, len(pending) - 1)]
-        if not helpers:
+        pending = self._pending()
+        if executor is None or len(pending) < 2:
             return set()
-        workers = len(helpers) + 1
-        if any(job.train_config.alpha > 0 for job in pending):  # once, not in every process
+        if any(job.train_config.alpha > 0 for job in pending):  # once, not in every worker
             t = time.perf_counter()
+            st = self.config.student_train
             teacher_logits(self.teacher, self.tokens["train"], tokenizer=self.tokenizer,
-                           batch_size=self.config.student_train.eval_batch_size)
+                           batch_size=st.eval_batch_size,
+                           precision=placement(st.device, st.mixed_precision).precision)
             self._spent("teacher: logits of the training sentences", time.perf_counter() - t)
-        threads = helpers[0].threads
-        self.log(f"training {len(pending)} student runs in {workers} processes side by side "
-                 f"({threads} thread{'s' if threads > 1 else ''} each)")
+        local = isinstance(executor, cf.ProcessPoolExecutor)
+        threads = threads_per_worker(window) if local else None
+        self.log(f"training {len(pending)} student runs in {window} worker processes side by "
+                 "side" + (f" ({threads} thread{'s' if threads > 1 else ''} each)"
+                           if threads else ""))
         position = {job.key: i for i, job in enumerate(self.jobs, start=1)}
+
+        def finished(job: Job, record: dict, seconds: float) -> None:
+            self.log(f"[{position[job.key]}/{len(self.jobs)}] {job.name} seed {job.seed}: "
+                     f"test accuracy {record['test']['accuracy']:.4f} ({seconds:.0f} s)")
+
         start = time.perf_counter()
-        helper_timings = run_side_by_side(
-            self, pending, helpers, self.log,
-            label=lambda job: f"[{position[job.key]}/{len(self.jobs)}] {job.name} seed {job.seed}",
+        timings = run_on_executor(
+            executor, train_run, pending, self.config.to_dict(),
+            write=lambda job, record: self.store.write(self.store.run_path(job), record),
+            finished=finished, threads=threads, window=window,
         )
-        for part, seconds in helper_timings.items():
+        for part, seconds in timings.items():
             self._spent(part, seconds)
-        self.side_by_side = {"workers": workers, "threads": threads, "runs": len(pending),
+        self._trained = True
+        self.side_by_side = {"workers": window, "threads": threads or 0, "runs": len(pending),
                              "wall_seconds": time.perf_counter() - start}
         return {job.key for job in pending}
 
@@ -532,7 +440,7 @@ class Experiment:
         return {
             "strategy": job.name,
             "layers": job.layers,
-            "scores": m[_SCORES_OF[job.name]],
+            "scores": m[SCORES_OF[job.name]],
             "calibration_size": m["calibration_size"],
             "validation_size": m["validation_size"],
             "teacher_fingerprint": m["teacher_fingerprint"],
@@ -548,65 +456,30 @@ class Experiment:
         saved = self.store.read_json(self.store.efficiency_path)
         if isinstance(saved, dict) and saved.get("key") == key:
             return saved
-        teacher, tokens = self.teacher, self.tokens
-        student = make_student(teacher, shape)
-        t_teacher = measure_latency(teacher, tokens, self.tokenizer)
-        t_student = measure_latency(student, tokens, self.tokenizer)
-        p_teacher = sum(p.numel() for p in teacher.parameters())
-        p_student = sum(p.numel() for p in student.parameters())
-        efficiency = {
-            "key": key,
-            "device": str(next(teacher.parameters()).device),
-            "batch_size": LATENCY_BATCH,
-            "teacher_layers": self.n_teacher,
-            "student_layers": self.config.student_layers,
-            "teacher_params": p_teacher,
-            "student_params": p_student,
-            "param_ratio": p_teacher / p_student,
-            "teacher_latency_s": t_teacher,
-            "student_latency_s": t_student,
-            "speedup": t_teacher / t_student,
-        }
+        efficiency = {"key": key, **measure_efficiency(
+            self.teacher, make_student(self.teacher, shape), self.tokens, self.tokenizer)}
         self.store.write(self.store.efficiency_path, efficiency)
         return efficiency
 
-    def results(self) -> Results:
+    def results(self, executor: cf.Executor | None = None) -> Results:
         """Run every missing job of the config, then summarise (tables written to disk).
+
+        Args:
+            executor: where the student runs train, e.g. a Dask ``distributed`` client's
+                ``get_executor()`` (see :mod:`.workers`); default: local worker processes
+                (``config.workers``), or this process alone.
 
         Raises:
             RuntimeError: another comparison is running in the same output folder.
         """
         start = time.perf_counter()
         with self.store.lock():
-            helpers = self._early_helpers()
-            try:
-                _ = self.teacher
-                self._resolve_jobs()
-                side_by_side = self._train_side_by_side(helpers)
-            finally:
-                stop_helpers(helpers)  # any not used (no-op for those that finished)
-            records = []
-            for i, job in enumerate(self.jobs, start=1):
-                tag = f"[{i}/{len(self.jobs)}] {job.name} seed {job.seed}"
-                record = self.store.read_run(job)
-                how = "finished earlier"
-                if record is None:
-                    record = self.run(job.name, job.seed)
-                    how = f"{record['seconds']:.0f} s"
-                records.append(record)
+            records, side_by_side = self._train_all(executor)
+            for job, (record, how) in zip(self.jobs, records, strict=True):
                 if job.key not in side_by_side:
-                    self.log(f"{tag}: test accuracy {record['test']['accuracy']:.4f} ({how})")
-            t = time.perf_counter()
-            efficiency = self.efficiency() if self.config.measure_latency else {}
-            self._spent("latency measurement", time.perf_counter() - t)
-            t = time.perf_counter()
-            results = summarise(
-                self.config, records, self.teacher_record, self.majority, efficiency,
-                self.store.root,
-            )
-            results.measured = self._measured
-            results.save_tables()
-            self._spent("statistics and tables", time.perf_counter() - t)
+                    self.log(f"{self._tag(job)}: test accuracy "
+                             f"{record['test']['accuracy']:.4f} ({how})")
+            results = self._summarise([record for record, _ in records])
         if self._trained:
             self.log(f"comparison finished in {(time.perf_counter() - start) / 60:.1f} minutes")
             for line in self.timing_lines():
@@ -615,18 +488,89 @@ class Experiment:
             self.log("comparison: every run was already on disk, nothing was trained")
         return results
 
+    def _tag(self, job: Job) -> str:
+        return f"[{self.jobs.index(job) + 1}/{len(self.jobs)}] {job.name} seed {job.seed}"
 
-def _check_layer_scores(record: Any) -> str | None:
-    """Why ``record`` is not a layer-scores JSON, or None."""
-    needed = ("n_layers", "block_influence", "cka", "drop", "calibration_size")
-    if not isinstance(record, dict):
-        return "it is not a JSON object"
-    missing = [k for k in needed if k not in record]
-    return f"it lacks {', '.join(missing)}" if missing else None
+    def _train_all(self, executor: cf.Executor | None) -> tuple[list[tuple[dict, str]], set[str]]:
+        """Teacher, layer measurements, then every missing run (side by side where asked);
+        returns each job's record with how it was obtained, and the keys trained side by side."""
+        executor, window = self._start_executor(executor)
+        owned = executor is not None and window > 1 and isinstance(
+            executor, cf.ProcessPoolExecutor)
+        try:
+            _ = self.teacher
+            self._resolve_jobs()
+            side_by_side = self._train_side_by_side(executor, window)
+        except BaseException:
+            if owned:
+                kill_local_workers(executor)
+            raise
+        if owned:
+            executor.shutdown(wait=True)
+        records = []
+        for job in self.jobs:
+            record = self.store.read_run(job)
+            how = "finished earlier"
+            if record is None:
+                record = self.run(job.name, job.seed)
+                how = f"{record['seconds']:.0f} s"
+            records.append((record, how))
+        return records, side_by_side
+
+    def _summarise(self, records: list[dict[str, Any]]) -> Results:
+        t = time.perf_counter()
+        efficiency = self.efficiency() if self.config.measure_latency else {}
+        self._spent("latency measurement", time.perf_counter() - t)
+        t = time.perf_counter()
+        results = summarise(
+            self.config, records, self.teacher_record, self.majority, efficiency,
+            self.store.root,
+        )
+        results.measured = self._measured
+        results.save_tables()
+        self._spent("statistics and tables", time.perf_counter() - t)
+        return results
+
+
+_EXPERIMENTS: dict[str, Experiment] = {}  # in a worker process: one per config
+
+
+def warm_up() -> int:
+    """In a worker: nothing (importing this module imported torch, transformers, the library)."""
+    return os.getpid()
+
+
+def train_run(config: dict[str, Any], name: str, seed: int, threads: int | None) -> dict:
+    """In a worker: train one run and return ``{"record": ..., "timings": ...}`` (no file).
+
+    The worker builds (once per config) an Experiment that reads the fine-tuned teacher from
+    the output folder and never trains or writes one; the parent writes the record.
+    """
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    key = json.dumps(config, sort_keys=True)
+    if key not in _EXPERIMENTS:
+        experiment = Experiment(ExperimentConfig.from_dict(config), progress=False, log=None)
+        experiment.may_train_teacher = False
+        _EXPERIMENTS[key] = experiment
+    experiment = _EXPERIMENTS[key]
+    before = dict(experiment.timings)
+    record = experiment.train_record(experiment.job(name, seed))
+    timings: dict[str, float] = {}
+    for part, seconds in experiment.timings.items():
+        label = part if part.startswith("students:") else "workers: load data and teacher"
+        timings[label] = timings.get(label, 0.0) + seconds - before.get(part, 0.0)
+    return {"record": record, "timings": timings}
 
 
 def compare_strategies(
-    config: ExperimentConfig | None = None, *, progress: bool = True, log: Any = print
+    config: ExperimentConfig | None = None,
+    *,
+    progress: bool = True,
+    log: Any = print,
+    executor: cf.Executor | None = None,
 ) -> Results:
     """Run (or resume) a comparison and return its :class:`Results`. See the module docs.
 
@@ -634,5 +578,6 @@ def compare_strategies(
         config: the experiment (default: the ``quick`` preset).
         progress: show tqdm progress bars while training.
         log: called with one line per finished step (``print`` by default; ``None`` silences).
+        executor: where the student runs train (see :meth:`Experiment.results`).
     """
-    return Experiment(config, progress=progress, log=log).results()
+    return Experiment(config, progress=progress, log=log).results(executor)

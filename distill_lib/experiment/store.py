@@ -13,8 +13,6 @@ and its run is redone. Only one ``compare`` works in a folder at a time (:meth:`
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
 import json
 import os
 import time
@@ -23,37 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_json
+from .._io import atomic_write_json, atomic_write_text
 from ..layers import describe_strategy, is_data_driven, select_layers
 from ..train_config import TrainConfig
 from .config import ExperimentConfig
-
-RUN_FORMAT = 1
-"""Version of the run JSON layout; part of every key, so a new layout never reads old files."""
+from .keys import RUN_FORMAT, migrate_run_record, run_key, train_key
 
 RUN_FIELDS = ("name", "kind", "seed", "layers", "init", "history", "best_epoch", "test")
 TEST_FIELDS = ("accuracy", "macro_f1", "loss", "n", "predicted_counts", "predictions")
 TEACHER_FIELDS = ("name", "layers", "test")
-
-
-def run_key(*parts: Any) -> str:
-    """12 hex digits of the SHA-256 of ``parts`` as JSON: the name of a run's result."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def train_key(config: TrainConfig) -> dict[str, Any]:
-    """Fields of a TrainConfig that change the result (not progress bars or folders)."""
-    out = config.to_dict()
-    # compact_embeddings and unpadded_layers give the same run up to float rounding
-    for k in ("progress", "output_dir", "eval_batch_size", "compact_embeddings",
-              "unpadded_layers"):
-        out.pop(k)
-    # Added after RUN_FORMAT 1: left out at the value that reproduces the older runs, so
-    # their keys (e.g. the committed classic run) stay valid.
-    if not out["cls_only_last_layer"]:
-        out.pop("cls_only_last_layer")
-    return out
 
 
 def teacher_key(config: ExperimentConfig) -> str:
@@ -188,12 +164,18 @@ def check_teacher_record(record: Any) -> str | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs; False where that cannot be asked without harm.
+
+    Only for naming a lock's holder in a message: the lock itself never depends on it.
+    """
+    if os.name != "posix":
+        return False  # on Windows os.kill(pid, 0) would terminate the process
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
-        return True
+        return True  # it runs, as another user
     return True
 
 
@@ -206,12 +188,17 @@ class RunStore:
     Args:
         root: the output folder.
         log: called with one line when a damaged file is set aside (``print`` by default).
+        redo_hint: the end of that line, what becomes of the file's run: ``it will be redone``
+            for the comparison that trains; a reader that trains nothing says how to redo it.
     """
 
-    def __init__(self, root: str | os.PathLike, *, log: Any = print) -> None:
+    def __init__(
+        self, root: str | os.PathLike, *, log: Any = print, redo_hint: str = "it will be redone"
+    ) -> None:
         self.root = Path(root)
         self.runs_dir = self.root / "runs"
         self.log = log or (lambda *_: None)
+        self.redo_hint = redo_hint
         self.set_aside: list[Path] = []
 
     # -- paths ---------------------------------------------------------------------------------
@@ -252,7 +239,7 @@ class RunStore:
             target = target.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
         os.replace(path, target)
         self.set_aside.append(target)
-        self.log(f"damaged file {path}: {why}; set aside as {target.name}, it will be redone")
+        self.log(f"damaged file {path}: {why}; set aside as {target.name}, {self.redo_hint}")
 
     def read_json(self, path: Path, check: Any = None) -> Any:
         """The JSON at ``path``; None if it is absent, or damaged (then it is set aside).
@@ -273,8 +260,10 @@ class RunStore:
         return record
 
     def read_run(self, job: Job) -> dict[str, Any] | None:
-        """A finished run's record, or None if it must be (re)done."""
-        return self.read_json(self.run_path(job), lambda r: check_run_record(r, job))
+        """A finished run's record (migrated to today's key schema), or None if it must be
+        (re)done."""
+        record = self.read_json(self.run_path(job), lambda r: check_run_record(r, job))
+        return None if record is None else migrate_run_record(record)
 
     def is_finished(self, job: Job) -> bool:
         """Whether the run's file exists (without reading it: cheap, for progress lines)."""
@@ -286,40 +275,52 @@ class RunStore:
 
     # -- one comparison at a time --------------------------------------------------------------
 
+    @property
+    def _pid_path(self) -> Path:
+        return self.root / ".lock.pid"
+
+    def _holder(self) -> str:
+        """`` (process <pid>)`` if ``.lock.pid`` names a live process, else ``""``.
+
+        For the message only: the holder may not have written it yet, or it may be left by a
+        killed process (then its pid is not alive, or at worst names the wrong process).
+        """
+        try:
+            pid = int(self._pid_path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return ""
+        return f" (process {pid})" if pid > 0 and _pid_alive(pid) else ""
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold ``<root>/.lock`` while training; a second ``compare`` on the folder is refused.
 
-        A lock left by a process that no longer runs (killed with ``kill -9``, a crashed
-        machine) is taken over.
+        The lock is the operating system's (:class:`filelock.FileLock`: ``flock`` on POSIX),
+        taken without waiting. It belongs to an open file, so it dies with its process: a lock
+        left by a killed process (``kill -9``, a crash) is simply free again, and two processes
+        can never both hold it. The empty file ``.lock`` stays when released (deleting it would
+        let a third process lock a new file while a second holds the old one). ``.lock.pid``
+        names the holder in the message; nothing else reads it.
 
         Raises:
-            RuntimeError: another live process holds the lock.
+            RuntimeError: another process (or another ``lock()`` in this one) holds the lock.
         """
+        from filelock import FileLock, Timeout  # only when a comparison runs: --help stays fast
+
         self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / ".lock"
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except OSError as err:
-                if err.errno != errno.EEXIST:
-                    raise
-                try:
-                    pid = int(path.read_text().split()[0])
-                except (OSError, ValueError, IndexError):
-                    pid = -1
-                if pid > 0 and pid != os.getpid() and _pid_alive(pid):
-                    raise RuntimeError(
-                        f"another comparison (process {pid}) is running in {self.root}; wait for "
-                        f"it to finish, or use another --output-dir (if no such process runs, "
-                        f"delete {path})"
-                    ) from None
-                path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()}\n")
-            break
+        held = FileLock(self.root / ".lock", timeout=0)
         try:
+            held.acquire()
+        except Timeout:
+            raise RuntimeError(
+                f"another comparison{self._holder()} is running in {self.root}; wait for it to "
+                "finish, or use another --output-dir"
+            ) from None
+        try:
+            with contextlib.suppress(OSError):
+                atomic_write_text(self._pid_path, f"{os.getpid()}\n")
             yield
         finally:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self._pid_path.unlink(missing_ok=True)
+            held.release()

@@ -1,264 +1,187 @@
-"""Student runs side by side: more work per second from a small CPU.
+"""Student runs side by side, on any ``concurrent.futures`` executor.
 
 A comparison trains many small students. On the 2-core CPU used here one training step of the
-quick preset's 3-layer student (batch 8) keeps two threads only about 75% busy: 71-98 ms per
-step with 2 threads against 106-120 ms with 1 (a micro-benchmark of that step, run several
-times). Two runs side by side, one thread each, therefore finish more runs per minute: the 21
-student runs of the quick preset took 4.0 minutes side by side against 5.0 minutes one after
-the other with two threads (same code otherwise, same results to four decimals; see
-``benchmarks/README.md``).
+quick preset's 3-layer student (batch 8) keeps two threads only about 75% busy, so two runs
+side by side, one thread each, finish more runs per minute than one run with two threads (4.0
+against 5.0 minutes for the quick preset's 21 runs; ``benchmarks/README.md``). Nothing about a
+run changes but the thread count, which only moves float rounding.
 
-So :meth:`Experiment.results` (the runner) can train the missing student runs in ``workers``
-processes: this process takes one share, and ``workers - 1`` helper processes (started with
-the same Python, reading the same output folder) take the others, each with
-``cpu_count // workers`` threads. Nothing about a run changes but the thread count, which only
-moves float rounding; a run's JSON is written by whichever process trained it, atomically, so
-an interrupted comparison keeps every finished run, as before.
+The runner hands each missing run to an executor:
 
-The protocol is one JSON object per line: the parent sends ``{"config": ..., "threads": n}``
-and then one ``{"name": ..., "seed": ...}`` per run; the helper answers each run with
-``{"key": ..., "timings": {...}}`` (its JSON is already on disk) or, once, ``{"error": ...,
-"message": ...}``. A helper never receives Ctrl-C (its own session); the parent stops it.
+* on this machine, :func:`local_executor`: a :class:`~concurrent.futures.ProcessPoolExecutor`
+  of ``workers`` processes (``spawn``), each set to ``cpu_count // workers`` threads by its
+  initializer, which also ties the process to this one (it ends when this process ends, even
+  after ``kill -9``: :func:`_end_with_parent`);
+* on a cluster, any other :class:`~concurrent.futures.Executor`, e.g. the one of a Dask
+  ``distributed`` client (``distill-lib compare --scheduler tcp://host:8786``;
+  ``pip install -e ".[cluster]"``). Its workers need ``distill_lib`` installed and the output
+  folder on a shared file system (they read the fine-tuned teacher from it).
+
+A worker trains and returns the run's record; **this process is the one writer** of run JSONs
+(atomically, as each result arrives), so an interrupted comparison keeps every finished run.
+At most one run per worker is handed out at a time: the first failure stops the hand-out, the
+runs under way finish (and are kept), then the failure is raised, naming the run. Ctrl-C
+cancels what is queued and ends the local worker processes at once.
 """
 
 from __future__ import annotations
 
-import builtins
-import collections
+import concurrent.futures as cf
 import contextlib
-import json
+import ctypes
+import multiprocessing
 import os
-import subprocess
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-#: Exception types a helper's failure is raised as in the parent (others: RuntimeError).
-_PASSED_ON = ("ValueError", "RuntimeError", "FloatingPointError", "OSError", "FileNotFoundError",
-              "ConnectionError", "MemoryError", "TypeError")
+from ..device import resolve_workers  # noqa: F401 (the rule's home; re-exported for callers)
+
+_POLL_SECONDS = 0.5
 
 
-def resolve_workers(requested: int | None, device: str, pending: int) -> int:
-    """How many processes train the ``pending`` runs: ``requested``, or automatically.
+def threads_per_worker(workers: int) -> int:
+    """Threads each of ``workers`` local processes uses: the cores shared out, at least 1."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
-    Automatic (``None``): the environment variable ``DISTILL_LIB_WORKERS`` if set, else 2 on a
-    CPU with at least 2 cores, 1 with a GPU (one GPU process already uses it fully) or a
-    single core. Never more than the runs to do.
+
+def _end_with_parent(parent: int) -> None:
+    """End this process when ``parent`` ends, however it ends (``kill -9`` included).
+
+    On Linux the kernel does it (``prctl(PR_SET_PDEATHSIG, SIGKILL)``); everywhere, a daemon
+    thread also checks every half second that the parent is still this process's parent.
     """
-    if requested is None and os.environ.get("DISTILL_LIB_WORKERS", "").strip():
-        value = os.environ["DISTILL_LIB_WORKERS"].strip()
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"DISTILL_LIB_WORKERS must be a whole number >= 1, got {value!r}")
-        requested = int(value)
-    if requested is None:
-        import torch
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it ended before the line above took effect
+        os._exit(1)
 
-        gpu = (device in ("auto", "cuda") and torch.cuda.is_available()) or device == "mps" or (
-            device == "auto" and torch.backends.mps.is_available()
-        )
-        requested = 1 if gpu else min(2, os.cpu_count() or 1)
-    return max(1, min(requested, pending))
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_POLL_SECONDS)
+        os._exit(1)
 
-
-class _Helper:
-    """One helper process and the threads that read its output."""
-
-    def __init__(self, config: dict[str, Any], threads: int) -> None:
-        self.threads = threads
-        root = Path(__file__).resolve().parents[2]  # the folder holding this distill_lib
-        code = (f"import sys; sys.path.insert(0, {str(root)!r}); "
-                "from distill_lib.experiment.workers import helper_main; sys.exit(helper_main())")
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-                   TOKENIZERS_PARALLELISM="false")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
-        )
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
-        self._stderr = threading.Thread(target=self._read_stderr, daemon=True)
-        self._stderr.start()
-        self.send({"config": config, "threads": threads})
-
-    def _read_stderr(self) -> None:
-        for line in self.process.stderr:
-            self.stderr_tail.append(line.rstrip())
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
-
-    def receive(self) -> dict[str, Any] | None:
-        line = self.process.stdout.readline()
-        return json.loads(line) if line.strip() else None
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-
-    def what_it_said(self) -> str:
-        lines = [line for line in self.stderr_tail if line.strip()][-5:]
-        return " | ".join(lines) if lines else "nothing"
+    threading.Thread(target=watch, daemon=True, name="end-with-parent").start()
 
 
-def _as_exception(kind: str, message: str) -> BaseException:
-    cls = getattr(builtins, kind, None) if kind in _PASSED_ON else None
-    return (cls or RuntimeError)(message)
-
-
-def start_helpers(config: Any, workers: int) -> list[_Helper]:
-    """Start ``workers - 1`` helper processes for ``config`` (an ExperimentConfig).
-
-    They import torch and the library and then wait for runs, so starting them before the
-    teacher is fine-tuned hides their start-up (about 7 s here) behind it.
-    """
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    return [_Helper(config.to_dict(), threads) for _ in range(workers - 1)]
-
-
-def stop_helpers(helpers: list[_Helper]) -> None:
-    """End helpers that were started but will not be used (or after a failure)."""
-    for helper in helpers:
-        helper.kill()
-
-
-def run_side_by_side(
-    experiment: Any,
-    jobs: list[Any],
-    helpers: list[_Helper],
-    log: Callable[[str], None],
-    label: Callable[[Any], str],
-) -> dict[str, float]:
-    """Train ``jobs`` in this process and the ``helpers``; returns the helpers' timings.
-
-    This process trains with the helpers' thread count while they run.
-
-    Each finished run is logged with ``label(job)`` and its test accuracy as it completes.
-    The first failure (here or in a helper) stops the hand-out of new runs and is raised once
-    the runs under way have ended; Ctrl-C here stops the helpers at once. The helpers have
-    ended when this returns.
-    """
+def _init_local_worker(threads: int, parent: int) -> None:
+    """Initializer of a local worker process: its thread count, and its life tied to ours."""
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                      TOKENIZERS_PARALLELISM="false")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _end_with_parent(parent)
     import torch
 
-    threads = helpers[0].threads if helpers else torch.get_num_threads()
-    todo = collections.deque(jobs)
-    lock = threading.Lock()
-    failures: list[BaseException] = []
-    helper_timings: dict[str, float] = {}
+    torch.set_num_threads(threads)
 
-    def take() -> Any:
-        with lock:
-            return todo.popleft() if todo and not failures else None
 
-    def finished(job: Any, who: str, seconds: float) -> None:
-        record = experiment.store.read_run(job)
-        accuracy = f"{record['test']['accuracy']:.4f}" if record else "?"
-        log(f"{label(job)}: test accuracy {accuracy} ({seconds:.0f} s, {who})")
+def local_executor(workers: int) -> cf.ProcessPoolExecutor:
+    """``workers`` local processes for student runs (see the module docs)."""
+    return cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_local_worker,
+        initargs=(threads_per_worker(workers), os.getpid()),
+    )
 
-    def drive(helper: _Helper, number: int) -> None:
-        while (job := take()) is not None:
-            start = time.perf_counter()
-            try:
-                helper.send({"name": job.name, "seed": job.seed})
-                answer = helper.receive()
-            except (OSError, ValueError):
-                answer = None
-            if answer is None or "error" in answer:
-                if answer is None:
-                    helper.kill()
-                    error = RuntimeError(
-                        f"the helper process training {job.name} seed {job.seed} ended "
-                        f"(exit code {helper.process.poll()}); its last words: "
-                        f"{helper.what_it_said()}. Finished runs are kept: run the same command "
-                        "again, with --workers 1 to train in this process only."
-                    )
-                else:
-                    error = _as_exception(answer["error"],
-                                          f"{job.name} seed {job.seed}: {answer['message']}")
-                with lock:
-                    failures.append(error)
-                return
-            with lock:
-                for part, seconds in answer["timings"].items():
-                    helper_timings[part] = helper_timings.get(part, 0.0) + seconds
-            finished(job, f"process {number + 1}", time.perf_counter() - start)
-        helper.finish()
 
-    drivers: list[threading.Thread] = []
-    saved_threads, saved_progress = torch.get_num_threads(), experiment.progress
+def kill_local_workers(executor: cf.Executor) -> None:
+    """End a :func:`local_executor`'s processes now (Ctrl-C, or a failure in this process).
+
+    Uses ``kill_workers()`` where the executor has it (Python 3.14+); else the executor's
+    process table, checked before use. Other executors are only shut down.
+    """
+    kill = getattr(executor, "kill_workers", None)
+    if callable(kill):
+        kill()
+    elif isinstance(executor, cf.ProcessPoolExecutor):
+        processes = getattr(executor, "_processes", None)
+        if isinstance(processes, dict):
+            for process in list(processes.values()):
+                with contextlib.suppress(Exception):
+                    process.kill()
+        else:  # the private table changed: say so, and rely on _end_with_parent at exit
+            print("distill_lib: cannot end the worker processes of this Python's "
+                  "ProcessPoolExecutor directly; they end with this process", file=sys.stderr)
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+# -- in this process -----------------------------------------------------------------------------
+
+
+def _as_failure(job: Any, err: BaseException) -> BaseException:
+    """The worker's exception, its message prefixed with the run it was training."""
+    if isinstance(err, BrokenProcessPool):
+        return RuntimeError(
+            f"a worker process ended while training {job.name} seed {job.seed} ({err}). "
+            "Finished runs are kept: run the same command again, with --workers 1 to train "
+            "in this process only."
+        )
+    message = f"{job.name} seed {job.seed}: {' '.join(str(err).split())}"
     try:
-        for number, helper in enumerate(helpers, start=1):
-            driver = threading.Thread(target=drive, args=(helper, number), daemon=True)
-            driver.start()
-            drivers.append(driver)
-        torch.set_num_threads(threads)
-        experiment.progress = False
-        while (job := take()) is not None:
-            start = time.perf_counter()
-            try:
-                experiment.run(job.name, job.seed)
-            except Exception as err:
-                with lock:
-                    failures.append(err)
+        failure = type(err)(message)
+    except Exception:  # an exception type that does not take one message
+        failure = RuntimeError(message)
+    failure.__cause__ = err
+    return failure
+
+
+def run_on_executor(
+    executor: cf.Executor,
+    task: Callable[..., dict],
+    jobs: list[Any],
+    config: dict[str, Any],
+    write: Callable[[Any, dict], None],
+    finished: Callable[[Any, dict, float], None],
+    threads: int | None,
+    window: int,
+) -> dict[str, float]:
+    """Train ``jobs`` on ``executor``, ``window`` at a time (its workers); returns timings.
+
+    ``task(config, name, seed, threads)`` runs in a worker and returns ``{"record": ...,
+    "timings": ...}`` (:func:`distill_lib.experiment.runner.train_run`).
+
+    ``write(job, record)`` stores each result as it arrives (this process is the only
+    writer); ``finished(job, record, seconds)`` reports it. See the module docs for failures.
+    """
+    todo = list(reversed(jobs))
+    running: dict[cf.Future, tuple[Any, float]] = {}
+    failures: list[BaseException] = []
+    timings: dict[str, float] = {}
+    with _stop_on_interrupt(executor):
+        while todo or running:
+            while todo and not failures and len(running) < window:
+                job = todo.pop()
+                future = executor.submit(task, config, job.name, job.seed, threads)
+                running[future] = (job, time.perf_counter())
+            if not running:
                 break
-            finished(job, "process 1", time.perf_counter() - start)
-        for driver in drivers:
-            driver.join()
-    except BaseException:  # Ctrl-C or a failure in this process: stop the helpers now
-        for helper in helpers:
-            helper.kill()
-        raise
-    finally:
-        torch.set_num_threads(saved_threads)
-        experiment.progress = saved_progress
-        for helper in helpers:
-            if helper.process.poll() is None:
-                helper.kill()
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                job, start = running.pop(future)
+                try:
+                    answer = future.result()
+                except Exception as err:
+                    failures.append(_as_failure(job, err))
+                    continue
+                write(job, answer["record"])
+                for part, seconds in answer["timings"].items():
+                    timings[part] = timings.get(part, 0.0) + seconds
+                finished(job, answer["record"], time.perf_counter() - start)
     if failures:
         raise failures[0]
-    return helper_timings
+    return timings
 
 
-def helper_main() -> int:
-    """A helper process: read the config, then train each run it is sent (see module doc)."""
-    protocol = sys.stdout
-    sys.stdout = sys.stderr  # anything a library prints must not break the protocol
+@contextlib.contextmanager
+def _stop_on_interrupt(executor: cf.Executor) -> Iterator[None]:
     try:
-        first = json.loads(sys.stdin.readline())
-        import torch
-
-        torch.set_num_threads(int(first["threads"]))
-        from ..experiment import Experiment, ExperimentConfig
-
-        experiment = Experiment(ExperimentConfig(**first["config"]), progress=False, log=None)
-        experiment.may_train_teacher = False
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            job = json.loads(line)
-            before = dict(experiment.timings)
-            record = experiment.run(job["name"], job["seed"])
-            timings: dict[str, float] = {}
-            for part, seconds in experiment.timings.items():
-                if not part.startswith("students:"):
-                    part = "helper processes: load data and teacher"
-                timings[part] = timings.get(part, 0.0) + seconds - before.get(part, 0.0)
-            protocol.write(json.dumps({"key": record["key"], "timings": timings}) + "\n")
-            protocol.flush()
-    except BaseException as err:  # one line back to the parent, which raises it
-        protocol.write(json.dumps({"error": type(err).__name__,
-                                   "message": " ".join(str(err).split())}) + "\n")
-        protocol.flush()
-        return 1
-    return 0
+        yield
+    except BaseException:  # Ctrl-C here: nothing more is handed out, local workers end now
+        kill_local_workers(executor)
+        raise

@@ -1,0 +1,53 @@
+"""Every figure of a comparison, drawn, saved and closed in one call (what the CLI does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib.pyplot as plt
+
+from ..layers import DATA_DRIVEN
+from ._common import save_figure
+from .accuracy import accuracy_plot
+from .cross_domain import cross_domain_plot, has_cross_domain
+from .curves import learning_curves
+from .layers import layer_map_plot, plot_cka, plot_layer_scores
+
+if TYPE_CHECKING:
+    from ..experiment import Results
+
+
+def plot_all(
+    results: Results, folder: str | Path = "figures", prefix: str = ""
+) -> dict[str, list[Path]]:
+    """Draw, save (PNG + SVG) and close every figure of a comparison; return the paths.
+
+    Keys: ``learning_curves``, ``accuracy``, ``layer_map``; ``cross_domain`` when the runs
+    have cross-domain accuracies; ``layer_scores`` and ``cka`` when data-driven strategies
+    ran (``results.measured``). Files are named ``<prefix><key>.<ext>``.
+    """
+    written: dict[str, list[Path]] = {}
+    for key, make in _figure_makers(results).items():
+        fig = make(results)
+        try:
+            written[key] = save_figure(fig, f"{prefix}{key}", folder)
+        finally:
+            plt.close(fig)
+    return written
+
+
+def _figure_makers(results: Results) -> dict[str, Any]:
+    """``{key: function(results) -> Figure}`` for every figure these results can draw."""
+    makers: dict[str, Any] = {
+        "learning_curves": learning_curves,
+        "accuracy": accuracy_plot,
+        "layer_map": layer_map_plot,
+    }
+    if has_cross_domain(results):
+        makers["cross_domain"] = cross_domain_plot
+    if results.measured:
+        chosen = {n: results.layer_maps[n] for n in DATA_DRIVEN if n in results.layer_maps}
+        makers["layer_scores"] = lambda r: plot_layer_scores(r.measured, chosen=chosen)
+        makers["cka"] = lambda r: plot_cka(r.measured)
+    return makers

@@ -1,0 +1,91 @@
+"""The committed runs stay found: no key change may silently retrain or orphan them.
+
+Each committed output folder's ``config.json`` (read with today's key-schema migration) and
+the committed preset of the same name, planned with today's code, must name every run JSON in
+the folder, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from distill_lib.experiment import ExperimentConfig, plan
+from distill_lib.experiment.keys import KEY_SCHEMA, migrate_train_settings, train_key
+from distill_lib.train_config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1] / "runs"
+FOLDERS = sorted(p.name for p in ROOT.iterdir() if (p / "config.json").is_file())
+
+
+def _planned(folder: Path, config: ExperimentConfig) -> set[str]:
+    teacher = next(folder.glob("runs/teacher-*.json"))
+    n_teacher = len(json.loads(teacher.read_text())["layers"])
+    scores = next(folder.glob("layer-scores-*.json"), None)
+    measured = json.loads(scores.read_text()) if scores else None
+    return {job.filename for job in plan(config, n_teacher, measured)}
+
+
+def _committed(folder: Path) -> set[str]:
+    return {p.name for p in (folder / "runs").glob("*.json") if not p.name.startswith("teacher-")}
+
+
+def test_there_are_committed_runs_to_pin():
+    assert {"classic", "standard"} <= set(FOLDERS)
+
+
+@pytest.mark.parametrize("name", FOLDERS)
+def test_config_json_plans_every_committed_run(name):
+    folder = ROOT / name
+    config = ExperimentConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    committed = _committed(folder)
+    assert committed, f"{folder} holds no run JSONs"
+    assert _planned(folder, config) == committed
+
+
+@pytest.mark.parametrize("name", [n for n in FOLDERS if n in ("classic", "standard", "quick")])
+def test_preset_plans_every_committed_run(name):
+    folder = ROOT / name
+    config = ExperimentConfig.preset(name)
+    assert _planned(folder, config) == _committed(folder)
+
+
+def test_committed_counts():
+    # 21 classic runs (5 strategies + 2 baselines, 3 seeds), 30 standard (8 + 2, 3 seeds)
+    assert len(_committed(ROOT / "classic")) == 21
+    assert len(_committed(ROOT / "standard")) == 30
+
+
+def test_an_older_config_json_is_migrated_not_defaulted():
+    old = {"epochs": 2, "lr": 2e-5}  # key schema 1: written before cls_only_last_layer existed
+    migrated = TrainConfig(**migrate_train_settings(old, schema=1))
+    assert migrated.cls_only_last_layer is False  # what those runs did, not today's default
+    current = TrainConfig(**migrate_train_settings(old, schema=KEY_SCHEMA))
+    assert current.cls_only_last_layer is True  # today's default where the schema is current
+    assert "cls_only_last_layer" not in train_key(migrated)  # the older key, unchanged
+    assert train_key(current)["cls_only_last_layer"] is True
+
+
+def test_config_round_trip_keeps_the_schema():
+    config = ExperimentConfig.preset("quick")
+    values = config.to_dict()
+    assert values["key_schema"] == KEY_SCHEMA
+    again = ExperimentConfig.from_dict(json.loads(json.dumps(values)))
+    assert again == config
+
+
+def test_a_newer_schema_is_refused_with_one_line():
+    values = {**ExperimentConfig.preset("quick").to_dict(), "key_schema": KEY_SCHEMA + 1}
+    with pytest.raises(ValueError, match="newer distill_lib"):
+        ExperimentConfig.from_dict(values)
+
+
+def test_train_config_is_frozen():
+    import dataclasses
+
+    config = TrainConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 1.0  # type: ignore[misc]
+    assert config.replace(lr=1.0).lr == 1.0 and config.lr == 5e-5
