@@ -325,10 +325,13 @@ def _check_results_folder(folder: str) -> None:
 def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``distill-lib report``: print a finished comparison again, rewrite its tables and redraw
     its figures (no training, no network)."""
+    from .experiment import story  # pandas: only when a report is made
     from .experiment.runner import check_writable
 
     try:
         _check_results_folder(args.output_dir)
+        if args.readme is not None:  # before any work: a missing marker pair is a usage error
+            story.check_markers(args.readme, Path(args.output_dir).resolve().name)
         if _figures_dir(args) is not None:
             check_writable(args.figures_dir, "--figures-dir")
         results = experiment.load_results(
@@ -339,7 +342,24 @@ def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(str(err))
     if not results.missing:
         results.save_tables()  # tables of the current code, from the same JSONs
-    return print_results(results, args)
+    code = print_results(results, args)
+    return _write_readme(results, args.readme, parser.prog) if args.readme else code
+
+
+def _write_readme(results: experiment.Results, readme: str, prog: str) -> int:
+    """Rewrite the run's generated section of ``readme`` (not from an incomplete run)."""
+    from .experiment import story
+
+    name = story.folder_name(results)
+    if results.missing:
+        print(f"{prog}: error: {readme} not rewritten: {len(results.missing)} run(s) of "
+              f"{results.output_dir} are missing; the section is written from complete runs "
+              "only", file=sys.stderr)
+        return 1
+    story.write_section(readme, results, name)
+    start, end = story.markers(name)
+    print(f"{readme}: rewrote the section between {start} and {end}")
+    return 0
 
 
 COMPARE_EPILOG = f"""\
@@ -476,11 +496,17 @@ def _add_report(subs: argparse._SubParsersAction) -> None:
         subs, "report", cmd_report,
         "print a finished comparison again and redraw its figures (no training)",
         "Load the results of a finished `compare` from its output folder (its JSONs only: no "
-        "teacher, data or network), print them and redraw the figures.",
-        f"example:\n  {PROG} report --output-dir runs/quick --figures-dir figures/quick",
+        "teacher, data or network), print them, rewrite its tables and redraw the figures; with "
+        "--readme, also rewrite the run's generated section of a Markdown file.",
+        f"examples:\n  {PROG} report --output-dir runs/quick --figures-dir figures/quick\n"
+        f"  {PROG} report --output-dir runs/standard --readme README.md --no-figures",
     )
     report.add_argument("--output-dir", required=True, metavar="DIR",
                         help="the output folder of `compare`")
+    report.add_argument("--readme", metavar="FILE",
+                        help="rewrite the text between <!-- generated:NAME:start --> and "
+                        "<!-- generated:NAME:end --> in FILE (NAME: the output folder's name, "
+                        "e.g. standard) with the results, generated from the JSONs")
     _add_figure_options(report)
 
 

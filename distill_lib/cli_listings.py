@@ -54,11 +54,11 @@ def cmd_layers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     print()
     print(textwrap.fill(
-        "Aliases: papers that draw layer 1 at the top of the figure (BERT-PKD, 'How to distill "
-        "your BERT') call the first k layers 'top-k'; here positions count from the embeddings, "
-        "so top-k = first (nearest the embeddings) and bottom-k = last (nearest the "
-        "classifier). 'skip'/'alternate' = even (PKD-Skip), 'distilbert' = uniform. Pass any "
-        "name or alias to `compare --strategies`, or an explicit map with `compare --layers "
+        "Aliases: strategies are named by position, first = nearest the embeddings. Papers say "
+        "'lower' for the layers next to the input and usually 'top' for those next to the "
+        "output, so top-k = last (nearest the classifier) and bottom-k = first here. "
+        "'skip'/'alternate' = even (the layers PKD-Skip matches), 'distilbert' = uniform. Pass "
+        "any name or alias to `compare --strategies`, or an explicit map with `compare --layers "
         "0,2,5`.", width=100))
     print()
     print(textwrap.fill(

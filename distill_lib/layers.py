@@ -26,15 +26,14 @@ list of ints   exactly those layers, e.g. ``[0, 5, 11]``                   as gi
 ``uniform`` for that). If k is larger there are not enough layers of that parity and
 :func:`select_layers` raises ``ValueError`` rather than silently mixing parities.
 
-Aliases. Write-ups differ on which end of the network is the "top": the BERT-PKD and "How to
-distill your BERT" papers draw layer 1 at the top of the figure and call the first k layers
-"top-k", while others draw the stack bottom-up. We accept these aliases and say plainly what
-they mean here:
+Aliases. The strategies are named by position (``first`` = nearest the embeddings). Papers say
+"lower" for the layers next to the input and usually "top" for those next to the output, so
+``top-k`` = ``last`` here. We accept these aliases and say plainly what they mean:
 
-* ``top-k``, ``lower``, ``bottom-up`` -> ``first`` (the k layers nearest the embeddings)
-* ``bottom-k``, ``higher``, ``top-down`` -> ``last`` (the k layers nearest the output)
-* ``alternate``, ``skip`` -> ``even`` ([1, 3, 5, 7, 9, 11], the default of Wang et al. 2023
-  and the PKD-Skip matching)
+* ``lower``, ``bottom-up``, ``bottom-k`` -> ``first`` (the k layers nearest the embeddings)
+* ``higher``, ``top-down``, ``top-k`` -> ``last`` (the k layers nearest the output)
+* ``alternate``, ``skip`` -> ``even`` ([1, 3, 5, 7, 9, 11]; PKD-Skip *matches* teacher layers
+  1, 3, 5, 7, 9 but starts from the first six)
 * ``spread``, ``distilbert`` -> ``uniform``
 
 Data-driven strategies are measured on the *fine-tuned* teacher (:mod:`distill_lib.selection`,
@@ -104,12 +103,12 @@ SCORES_OF: dict[str, str] = {name: scores for name, (_, scores) in _MEASURED.ite
 """Where each data-driven strategy's scores are in the teacher's measurements."""
 
 ALIASES: dict[str, str] = {
-    "top-k": "first",
     "lower": "first",
     "bottom-up": "first",
-    "bottom-k": "last",
+    "bottom-k": "first",
     "higher": "last",
     "top-down": "last",
+    "top-k": "last",
     "alternate": "even",
     "skip": "even",
     "spread": "uniform",
@@ -128,7 +127,7 @@ LayerSpec = str | Sequence[int]
 
 
 def canonical_strategy(strategy: str) -> str:
-    """Map a strategy name or alias to its positional name, e.g. ``"top-k"`` -> ``"first"``."""
+    """Map a strategy name or alias to its positional name, e.g. ``"top-k"`` -> ``"last"``."""
     key = strategy.strip().lower().replace("_", "-")
     key = ALIASES.get(key, key)
     if key not in STRATEGIES and key not in DATA_DRIVEN:

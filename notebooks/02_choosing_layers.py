@@ -79,7 +79,7 @@ for name, meaning in STRATEGIES.items():
 
 # %% [markdown]
 # For the classic BERT-base case, a 12-layer teacher and a 6-layer student. `uniform` is
-# DistilBERT's choice, `even` the alternating choice of Wang et al. 2023:
+# DistilBERT's choice, `even` every second layer, ending with the last:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -127,8 +127,9 @@ except ValueError as err:
 # ## The layer maps as pictures
 #
 # `layer_map_plot(n, k)` draws one row per strategy and one column per teacher layer. In the
-# plot, layers are counted **from 1** (as in most papers' figures); a filled cell is a kept
-# layer, labelled with the student layer it becomes (`S1` is the student's first layer).
+# plot, as everywhere in this library, layers are counted **from 0** (0 = nearest the
+# embeddings); a filled cell is a kept layer, labelled with the student layer it becomes (`S0`
+# is the student's first layer).
 
 # %%
 fig = layer_map_plot(12, 6)
@@ -150,10 +151,9 @@ fig = layer_map_plot(6, 3)
 # %% [markdown]
 # ## The names papers use (aliases)
 #
-# Papers disagree about which end of the network is the "top". The PKD paper and "How to
-# distill your BERT" draw layer 1 at the top of their figures, so their "top-k" layers are the
-# ones nearest the *input*. To avoid the confusion, this library names strategies by position
-# (`first` = nearest the embeddings) and accepts the papers' words as aliases:
+# Papers say "lower" for the layers next to the input and usually "top" for those next to the
+# output. To avoid any confusion, this library names strategies by position (`first` = nearest
+# the embeddings) and accepts the papers' words as aliases, so `top-k` = `last` here:
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -115,8 +115,9 @@ print(f"hard_label_loss:                 {hard_label_loss(logits_S, labels):.4f}
 #   over real (non-padding) tokens. Only the direction counts, not the length.
 # * `hidden_mse_loss` (PKD): squared distance between the length-normalised [CLS] vectors of
 #   matched layers, summed over layers.
-# * `attention_loss` (TinyBERT / MiniLM style): mean squared difference between matched
-#   attention maps, summed over layers.
+# * `attention_loss` (TinyBERT style): mean squared difference between matched attention
+#   maps, summed over layers. (MiniLM transfers attention differently: a KL divergence between
+#   the teacher's and the student's attention distributions, plus value relations.)
 
 # %%
 # NBVAL_CHECK_OUTPUT

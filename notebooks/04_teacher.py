@@ -129,15 +129,16 @@ fig = learning_curves(
 # %% [markdown]
 # ## Compared with published numbers
 #
-# The movie sentences are the Pang & Lee (2005) *rt-polarity* ("MR") sentences, a standard
-# sentiment benchmark. Published sentence-level MR accuracies (sources in
+# The movie sentences are the Pang & Lee (2005) *rt-polarity* ("MR") sentences (10,605 of its
+# 10,662, re-cased; VADER's paper names Pang & Lee 2004, but the sentences are the 2005 set), a
+# standard sentiment benchmark. Published sentence-level MR accuracies (sources in
 # [REFERENCES.md](../REFERENCES.md)): a CNN (Kim 2014, 10-fold cross-validation) 81.5, BERT
-# 85.7 and RoBERTa 89.4 (both as reported in the BertGCN paper, Lin et al. 2021).
+# 85.7 and RoBERTa 89.4 (both as reported by the BertGCN authors, Lin et al. 2021).
 #
 # Two differences make these anchors, not targets:
 #
-# * our labels are **human ratings** (positive when the mean rating of about 20 readers is
-#   above 0), not the review-level labels of rt-polarity; the sentences people disagree on sit
+# * our labels are **human ratings** (positive when the mean rating of 15 to 29 readers is
+#   above 0), not rt-polarity's positive/negative labels; the sentences people disagree on sit
 #   near 0 and are hard for anyone;
 # * our teacher is MiniLM-L6: 6 layers and hidden size 384, itself a compressed model, much
 #   smaller than BERT-base; and the `quick` preset trains it on a subset only.

@@ -122,7 +122,8 @@ fig = layer_map_plot(exp.n_teacher, config.student_layers, config.strategies)
 # (training loss, validation loss and validation accuracy per epoch) and prints its test
 # results next to the teacher and the majority class. Each panel has one point per epoch of
 # distillation (`config.student_train.epochs`, printed by `nb.describe()` above), joined into a
-# line; with a single epoch a panel shows only where the student ended, not how it got there.
+# line; with a single epoch there is no curve, and the panel says so: it shows only where the
+# student ended, not how it got there.
 
 # %%
 def show_strategy(strategy, seed=SEED):
@@ -155,8 +156,9 @@ records = {}
 # The student keeps the bottom of the teacher. These layers compute the more general, lexical
 # features; the top layers, the ones closest to the classifier, are dropped, so the copied
 # classifier (the teacher's fine-tuned head: every copied student starts from it) sits on a
-# representation it has never seen. This is BERT-PKD's initialisation,
-# and Wang et al. (2023) found lower layers the better start for plain logit distillation.
+# representation it has never seen. This is BERT-PKD's choice (PKD copies them from
+# pre-trained BERT), and Wang et al. (2023) found lower layers the better start for plain
+# logit distillation.
 
 # %%
 records["first"] = show_strategy("first")
@@ -184,8 +186,9 @@ records["odd"] = show_strategy("odd")
 # ## `even`: every second layer, ending with the last
 #
 # Layers 2, 4, 6, ... counted from 1 (0-indexed 1, 3, 5, ...): the same spacing shifted by one,
-# so the last teacher layer is kept and the first is not. For 12 -> 6 this is the default of
-# Wang et al. (2023) and of Yu et al. (2025).
+# so the last teacher layer is kept and the first is not. Wang et al. (2023) and Yu et al.
+# (2025) use 3-layer students from teacher layers [3, 7, 11], the same "last layer of each
+# block" rule; neither reports a 12 -> 6 student with it.
 
 # %%
 records["even"] = show_strategy("even")

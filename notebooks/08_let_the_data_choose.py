@@ -29,11 +29,12 @@
 # | `drop` | **drop sensitivity**: the teacher's validation accuracy with layer i skipped (identity in its place), no training | validation sentences | the k layers whose removal hurts most |
 #
 # Block influence comes from ShortGPT (Men et al., 2024), which removes the least influential
-# layers of large language models; CKA from Kornblith et al. (2019); dropping layers of BERT
-# without retraining from Sajjad et al. (2023). All three are in `REFERENCES.md`. Each is one
-# pass (or n passes, for `drop`) over a sample, measured once per teacher and far cheaper than
-# training one student. `drop` peeks at the validation split (never at the test split): say so
-# when you report it.
+# layers of large language models; CKA from Kornblith et al. (2019); drop sensitivity is a
+# one-step, training-free version of Peer et al.'s (2022) greedy layer pruning (Sajjad et al.
+# 2023 drop fixed patterns and find the lower layers most critical). All are in `REFERENCES.md`.
+# Each is one pass (or n passes, for `drop`) over a sample, measured once per teacher and far
+# cheaper than training one student. `drop` peeks at the validation split (never at the test
+# split): say so when you report it.
 #
 # Then the question of notebook 6 again, with the same statistics: do these maps beat the
 # fixed ones once the student is distilled?
@@ -180,7 +181,8 @@ else:
 #   layers will `influence` keep? (The two with the highest bars in the influence panel:
 #   `select_layers("influence", n, 2, measured=measured)`; nothing needs training.) Is the
 #   same true of `cka-cover`? (No: a cover of two picks two layers that are far apart, which
-#   need not be the two largest anything.)
+#   need not be the two largest anything; its panel shows each layer's distance to the nearest
+#   chosen layer, not a score to rank.)
 # * **More calibration sentences.** `exp2 = Experiment(config.replace(calibration_size=64))`
 #   and compare `exp2.measured["block_influence"]` with `measured["block_influence"]`. Expect
 #   the same ranking of layers if the signal is stable; if a small sample reorders the

@@ -54,7 +54,7 @@ def test_layers_12_to_6(capsys: pytest.CaptureFixture[str]) -> None:
     assert "[6, 7, 8, 9, 10, 11]" in rows["last"]
     assert "[0, 2, 4, 6, 8, 10]" in rows["odd"]
     assert "[1, 3, 5, 7, 9, 11]" in rows["even"]
-    assert "top-k" in rows["first"] and "bottom-k" in rows["last"]
+    assert "bottom-k" in rows["first"] and "top-k" in rows["last"]
     assert "distilbert" in rows["uniform"] and "skip" in rows["even"]
     assert "Aliases:" in out  # the top/bottom naming is explained
 
@@ -208,7 +208,7 @@ def test_light_commands_import_no_heavy_library(argv: list[str]) -> None:
 BAD_OPTIONS = [
     (["--preset", "huge"], "invalid choice: 'huge'"),
     (["--strategies", "first,middle"], "unknown layer strategy 'middle'"),
-    (["--strategies", "first,top-k"], "lists 'first' twice"),
+    (["--strategies", "first,bottom-k"], "lists 'first' twice"),
     (["--strategies", ""], "at least one item"),
     (["--student-layers", "7"], "more layers than its teacher"),
     (["--student-layers", "0"], "--student-layers: must be >= 1"),
@@ -470,7 +470,7 @@ def test_options_reach_the_config(
         capsys,
         "compare",
         "--strategies",
-        "top-k,last",
+        "bottom-k,last",
         "--layers",
         "0,2,5",
         "--seeds",

@@ -167,7 +167,7 @@ def test_changed_config_gets_new_keys(tiny_setup, tmp_path):
 def test_experiment_pieces_share_the_cache(tiny_setup, tmp_path, cache):
     config = _config(tiny_setup, tmp_path / "out", baselines=[], seeds=[0])
     exp = Experiment(config, progress=False, log=None)
-    record = exp.run("top-k", seed=0)  # an alias of "first"
+    record = exp.run("bottom-k", seed=0)  # an alias of "first"
     assert record["name"] == "first" and record["layers"] == [0, 1]
     lines: list[str] = []
     compare_strategies(config, progress=False, log=lines.append)
@@ -187,7 +187,7 @@ def test_experiment_pieces_share_the_cache(tiny_setup, tmp_path, cache):
         ({"strategies": ["odd"], "student_layers": 3}, "only 2 odd-numbered layers"),
         ({"strategies": ["first", [0, 1]]}, "both keep teacher layers [0, 1]"),
         ({"strategies": [[0, 0]]}, "repeats layer"),
-        ({"strategies": ["first", "top-k"]}, "twice"),
+        ({"strategies": ["first", "bottom-k"]}, "twice"),
         ({"seeds": [2**32]}, "each seed must be an int between 0 and 4294967295"),
         ({"seeds": [True]}, "each seed must be an int"),
         ({"output_dir": ""}, "output_dir must be a non-empty string"),

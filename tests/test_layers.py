@@ -65,13 +65,14 @@ def test_aliases_mean_what_the_docs_say(alias, target):
         assert select_layers(alias, 12, 6) == select_layers(target, 12, 6)
 
 
-def test_top_k_is_the_first_k_layers():
-    assert select_layers("top-k", 12, 6) == [0, 1, 2, 3, 4, 5]
-    assert select_layers("bottom-k", 12, 6) == [6, 7, 8, 9, 10, 11]
+def test_top_k_is_the_last_k_layers():
+    # papers say "lower" for layers next to the input and usually "top" for the output end
+    assert select_layers("top-k", 12, 6) == [6, 7, 8, 9, 10, 11]
+    assert select_layers("bottom-k", 12, 6) == [0, 1, 2, 3, 4, 5]
 
 
 def test_names_are_case_and_underscore_insensitive():
-    assert select_layers("Top_K", 12, 3) == [0, 1, 2]
+    assert select_layers("Top_K", 12, 3) == [9, 10, 11]
 
 
 def test_random_is_seeded_sorted_and_distinct():

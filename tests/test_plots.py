@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from distill_lib import plots
 from distill_lib.experiment import ExperimentConfig, summarise
-from distill_lib.layers import select_layers
+from distill_lib.layers import choose_layers, select_layers
 
 N_TEST = 200
 STRATEGIES = ["first", "last", "uniform"]
@@ -42,6 +42,7 @@ def _record(name, kind, seed, layers, init, accuracy, labels, *, epochs, collaps
             "epoch": e,
             "train_loss": 0.7 / e + 0.01 * seed,
             "train_soft": 0.5 / e,
+            "train_hard": 0.9 / e + 0.01 * seed,
             "val_loss": 0.6 / e + 0.02 * seed,
             "val_accuracy": accuracy - 0.05 / e,
         }
@@ -68,8 +69,12 @@ def _record(name, kind, seed, layers, init, accuracy, labels, *, epochs, collaps
     }
 
 
-def fake_results(tmp_path: Path, *, seeds=(0, 1), epochs=3, cross=()):
-    """A Results for a 6 -> 3 comparison: 3 strategies, 2 baselines; `last` seed 0 collapses."""
+def fake_results(tmp_path: Path, *, seeds=(0, 1), epochs=3, cross=(), twins=None):
+    """A Results for a 6 -> 3 comparison: 3 strategies, 2 baselines; `last` seed 0 collapses.
+
+    ``twins``: ``{data-driven name: fixed name}``, runs that reuse the fixed strategy's runs
+    (copies with ``same_as`` set, as the runner writes them), placed after the strategies.
+    """
     labels = np.array([0, 1] * (N_TEST // 2))
     config = ExperimentConfig(
         strategies=STRATEGIES,
@@ -97,6 +102,10 @@ def fake_results(tmp_path: Path, *, seeds=(0, 1), epochs=3, cross=()):
                     cross=cross,
                 )
             )
+    for twin, fixed in (twins or {}).items():
+        records += [
+            {**r, "name": twin, "same_as": fixed} for r in list(records) if r["name"] == fixed
+        ]
     for name, init in (("random-init", "random"), ("no-kd", "teacher")):
         for seed in seeds:
             records.append(
@@ -135,6 +144,14 @@ NAMES = [*STRATEGIES, "random-init", "no-kd"]
 # learning curves
 
 
+def _curves(ax):
+    return [line for line in ax.lines if line.get_gid() == "curve"]
+
+
+def _gid(ax, gid):
+    return [c for c in ax.collections if c.get_gid() == gid]
+
+
 @pytest.mark.parametrize("source", ["results", "histories"])
 def test_learning_curves_three_panels_one_line_per_name(tmp_path, source):
     results = fake_results(tmp_path)
@@ -142,36 +159,115 @@ def test_learning_curves_three_panels_one_line_per_name(tmp_path, source):
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 3
     for ax in fig.axes:
-        assert len(ax.lines) == len(NAMES)
-        assert len(ax.collections) == len(NAMES)  # one band per name (2 seeds)
+        assert [line.get_label() for line in _curves(ax)] == NAMES
+        assert len(_gid(ax, "interval")) == len(NAMES)  # one band per name (2 seeds)
         assert all(float(t).is_integer() for t in ax.get_xticks())
     legend_labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend_labels == NAMES
-    assert "95%" in fig._suptitle.get_text()
-    # same colour as the palette
-    first = fig.axes[0].lines[0]
+    assert legend_labels[: len(NAMES)] == NAMES
+    # the legend and the title name the interval
+    assert "band: min-max over 2 seeds" in legend_labels
+    assert "min-max over 2 seeds" in fig._suptitle.get_text()
+    first = _curves(fig.axes[0])[0]
     assert matplotlib.colors.to_hex(first.get_color()) == plots.PALETTE["first"]
 
 
-def test_learning_curves_sd_band_label(tmp_path):
-    fig = plots.learning_curves(fake_results(tmp_path), errorbar="sd")
-    assert "sd" in fig._suptitle.get_text()
+def test_learning_curves_band_is_the_seed_range(tmp_path):
+    results = fake_results(tmp_path)
+    fig = plots.learning_curves(results)
+    band = _gid(fig.axes[1], "interval")[0]  # validation loss of `first`
+    ys = band.get_paths()[0].vertices[:, 1]
+    values = results.histories.query("name == 'first'")["val_loss"]
+    assert ys.min() == pytest.approx(values.min()) and ys.max() == pytest.approx(values.max())
+
+
+@pytest.mark.parametrize(("errorbar", "words"), [("sd", "sd"), ("ci", "95% percentile")])
+def test_learning_curves_other_intervals_are_named(tmp_path, errorbar, words):
+    fig = plots.learning_curves(fake_results(tmp_path), errorbar=errorbar)
+    assert words in fig._suptitle.get_text()
+    assert any(words in t.get_text() for t in fig.legends[0].get_texts())
+
+
+def test_learning_curves_rejects_unknown_options(tmp_path):
+    results = fake_results(tmp_path)
     with pytest.raises(ValueError, match="errorbar"):
-        plots.learning_curves(fake_results(tmp_path), errorbar="pi")
+        plots.learning_curves(results, errorbar="pi")
+    with pytest.raises(ValueError, match="train_term"):
+        plots.learning_curves(results, train_term="soft")
 
 
-def test_learning_curves_one_seed_one_epoch_has_markers_and_no_band(tmp_path):
-    fig = plots.learning_curves(fake_results(tmp_path, seeds=(0,), epochs=1))
-    assert "no band" in fig._suptitle.get_text()
+def test_learning_curves_train_panel_draws_the_hard_label_term_for_every_run(tmp_path):
+    results = fake_results(tmp_path)
+    ax = plots.learning_curves(results).axes[0]
+    assert "true labels" in ax.get_title() and "every run" in ax.get_title()
+    drawn = {line.get_label(): line.get_ydata() for line in _curves(ax)}
+    hist = results.histories
+    for name in ("first", "no-kd"):
+        expected = hist[hist["name"] == name].groupby("epoch")["train_hard"].mean()
+        np.testing.assert_allclose(drawn[name], expected.to_numpy())
+    # the total objective on request, named as such
+    ax = plots.learning_curves(results, train_term="total").axes[0]
+    assert "own objective" in ax.get_title()
+    # older histories without the hard-label term: the total, and the panel says so
+    ax = plots.learning_curves(results.histories.drop(columns="train_hard")).axes[0]
+    assert "no hard-label term recorded" in ax.get_title()
+
+
+def test_learning_curves_mark_collapsed_runs(tmp_path):
+    results = fake_results(tmp_path)  # `last` seed 0 collapsed
+    fig = plots.learning_curves(results)
     for ax in fig.axes:
-        assert len(ax.lines) == len(NAMES)
-        assert len(ax.collections) == 0
-        for line in ax.lines:
-            assert line.get_marker() not in (None, "", "None")
-            assert len(line.get_xdata()) == 1
-        lo, hi = ax.get_xlim()
-        assert lo < 1 < hi
-        assert list(ax.get_xticks()) == [1]
+        (marked,) = _gid(ax, "collapsed")
+        assert len(marked.get_offsets()) == 3  # its value at each of the 3 epochs
+        assert matplotlib.colors.to_hex(marked.get_facecolor()[0]) == plots.COLLAPSED_COLOR
+    texts = {t.get_text(): t for t in fig.legends[0].get_texts()}
+    assert matplotlib.colors.to_hex(texts["last"].get_color()) == plots.COLLAPSED_COLOR
+    assert any("collapsed run" in t and "last (seed 0)" in t for t in texts)
+    # a bare histories table does not know which runs collapsed
+    fig = plots.learning_curves(results.histories)
+    assert not any(_gid(ax, "collapsed") for ax in fig.axes)
+
+
+def test_learning_curves_draw_a_reused_run_once_with_both_names(tmp_path):
+    results = fake_results(tmp_path, twins={"cka-cover": "first"})
+    assert results.twin("cka-cover") == "first"
+    fig = plots.learning_curves(results)
+    expected = ["first = cka-cover", *NAMES[1:]]
+    for ax in fig.axes:
+        assert [line.get_label() for line in _curves(ax)] == expected
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "cka-cover" not in legend and legend[: len(expected)] == expected
+
+
+def test_learning_curves_one_epoch_is_a_dot_plot_that_says_so(tmp_path):
+    fig = plots.learning_curves(fake_results(tmp_path, seeds=(0,), epochs=1))
+    title = fig._suptitle.get_text()
+    assert "one evaluation per run (1 epoch): no curve" in title
+    assert "one seed: no interval" in title
+    for ax in fig.axes:
+        assert not _curves(ax)  # no line joins anything
+        means = [line for line in ax.lines if line.get_gid() == "mean"]
+        assert len(means) == len(NAMES)
+        assert not [c for c in ax.containers if c.has_xerr]  # one seed: no interval
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == NAMES
+    # a collapsed run stays marked: red X, its name red
+    (marked,) = _gid(fig.axes[0], "collapsed")
+    assert len(marked.get_offsets()) == 1
+    red = next(t for t in fig.axes[0].get_yticklabels() if t.get_text() == "last")
+    assert matplotlib.colors.to_hex(red.get_color()) == plots.COLLAPSED_COLOR
+
+
+def test_learning_curves_one_epoch_two_seeds_shows_the_seed_range(tmp_path):
+    results = fake_results(tmp_path, epochs=1, twins={"cka-cover": "first"})
+    fig = plots.learning_curves(results, title="mine")
+    title = fig._suptitle.get_text()
+    assert title.startswith("mine") and "no curve" in title and "min-max over 2 seeds" in title
+    for ax in fig.axes:
+        assert len([c for c in ax.containers if c.has_xerr]) == len(NAMES)
+        assert not [c for c in ax.collections if type(c).__name__ == "PolyCollection"]
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["first = cka-cover", *NAMES[1:]]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "mean; bar: min-max over 2 seeds" in legend
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +298,21 @@ def test_accuracy_plot_reference_lines_collapse_and_title(tmp_path):
     assert "best" in texts
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("collapsed" in t for t in legend)
-    assert any("95% bootstrap interval" in t for t in legend)
+    assert any("95% bootstrap interval" in t and "seeds × test sentences" in t for t in legend)
+
+
+def test_accuracy_plot_draws_a_reused_run_once_with_both_names(tmp_path):
+    results = fake_results(tmp_path, twins={"cka-cover": "uniform"})
+    fig = plots.accuracy_plot(results)
+    (ax,) = fig.axes
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["first", "last", "uniform\n= cka-cover", "random-init", "no-kd"]
+    means = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    assert len(means) == len(NAMES)  # not one more for cka-cover
+    seeds = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
+    assert seeds == len(NAMES) * 2
+    assert "uniform = cka-cover: chose the same layers" in ax.get_xlabel()
+    assert "= uniform" not in [t.get_text() for t in ax.texts]
 
 
 def test_accuracy_plot_one_seed_has_points_without_error_bars(tmp_path):
@@ -238,9 +348,10 @@ def test_layer_map_grid(n, k):
     assert sorted(rows) == list(range(5))
     assert all(len(cols) == k for cols in rows.values())
     assert sorted(rows[4]) == select_layers("uniform", n, k)  # row 5 = uniform, 0-indexed x
-    assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in range(1, n + 1)]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in range(n)]
     labels = sorted(t.get_text() for t in ax.texts)
-    assert labels == sorted([f"S{i}" for i in range(1, k + 1)] * 5)
+    assert labels == sorted([f"S{i}" for i in range(k)] * 5)
+    assert "teacher layer (0-based" in ax.get_xlabel()
     assert "nearest the embeddings" in ax.get_xlabel()
 
 
@@ -248,7 +359,7 @@ def test_layer_map_student_index_annotation():
     fig = plots.layer_map_plot(12, 6, ["uniform"])
     ax, _, _ = _cells(fig)
     by_cell = {(round(t.get_position()[0] - 0.5)): t.get_text() for t in ax.texts}
-    assert by_cell == {0: "S1", 2: "S2", 4: "S3", 7: "S4", 9: "S5", 11: "S6"}
+    assert by_cell == {0: "S0", 2: "S1", 4: "S2", 7: "S3", 9: "S4", 11: "S5"}
 
 
 def test_layer_map_skips_impossible_strategies():
@@ -275,6 +386,16 @@ def test_layer_map_from_results_and_mapping(tmp_path):
         plots.layer_map_plot(6, strategies={"bad": [0, 6]})
 
 
+def test_layer_map_draws_a_reused_run_once_with_both_names(tmp_path):
+    results = fake_results(tmp_path, twins={"cka-cover": "first"})
+    ax, filled, _ = _cells(plots.layer_map_plot(results))
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert names == ["first = cka-cover", "last", "uniform", "no-kd (hard labels)"]
+    assert len(filled) == 4 * 3
+    first_row = [p for p in filled if int(p.get_y()) == 0]
+    assert matplotlib.colors.to_hex(first_row[0].get_facecolor()) == plots.PALETTE["first"]
+
+
 # ---------------------------------------------------------------------------------------------
 # cross-domain
 
@@ -287,11 +408,94 @@ def test_cross_domain_plot(tmp_path):
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert ticks[1:] == ["tweet-snippets", "nyt-snippets"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == [*NAMES, "teacher", "majority"]
+    assert legend[: len(NAMES) + 2] == [*NAMES, "teacher", "majority"]
+    # the interval is the seed range, and the legend and title say so
+    assert any(t.startswith("mean; bar: min-max over 2 seeds") for t in legend)
+    assert "min-max over seeds" in ax.get_title()
+    assert any("collapsed run" in t and "last (seed 0)" in t for t in legend)
     plain = fake_results(tmp_path / "plain")
     assert not plots.has_cross_domain(plain)
     with pytest.raises(ValueError, match="cross-domain"):
         plots.cross_domain_plot(plain)
+
+
+def test_cross_domain_bars_span_the_seeds(tmp_path):
+    results = fake_results(tmp_path, cross=("tweet-snippets",))
+    (ax,) = plots.cross_domain_plot(results).axes
+    first = ax.containers[0]  # `first`: in-domain, then tweet-snippets
+    (bars,) = first.lines[2]
+    lows = [seg[:, 1].min() for seg in bars.get_segments()]
+    highs = [seg[:, 1].max() for seg in bars.get_segments()]
+    runs = results.runs[results.runs["name"] == "first"]
+    assert lows[0] == pytest.approx(runs["test_accuracy"].min())
+    assert highs[0] == pytest.approx(runs["test_accuracy"].max())
+    # `last` seed 0 collapsed: red X in both columns
+    (marked,) = [c for c in ax.collections if c.get_gid() == "collapsed"]
+    assert len(marked.get_offsets()) == 2
+
+
+def test_cross_domain_draws_a_reused_run_once_with_both_names(tmp_path):
+    results = fake_results(tmp_path, cross=("tweet-snippets",), twins={"cka-cover": "first"})
+    (ax,) = plots.cross_domain_plot(results).axes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:2] == ["first = cka-cover", "last"] and "cka-cover" not in legend
+    assert len(ax.containers) == len(NAMES)
+
+
+# ---------------------------------------------------------------------------------------------
+# layer scores: the CKA panel shows what cka-cover uses
+
+
+def _block_measured(n=6):
+    """A teacher whose layers form blocks {0, 1, 2}, {3}, {4, 5}; layer 3 changes the most."""
+    block = [0, 0, 0, 1, 2, 2]
+    cka = np.full((n + 1, n + 1), 0.3)
+    for i in range(n):
+        for j in range(n):
+            cka[i + 1, j + 1] = 0.95 if block[i] == block[j] else 0.3
+    np.fill_diagonal(cka, 1.0)
+    cka[1, 2] = cka[2, 1] = 0.9  # layers 0 and 1 a bit further apart
+    return {
+        "n_layers": n,
+        "block_influence": [0.1] * n,
+        "cka": cka.tolist(),
+        "drop": {"full_accuracy": 0.8, "accuracy_drop": [0.01] * n, "loss_increase": [0.0] * n},
+    }
+
+
+def test_layer_scores_cka_panel_shows_the_distance_to_the_nearest_chosen_layer():
+    measured = _block_measured()
+    cover = choose_layers("cka-cover", measured, 3)
+    fig = plots.plot_layer_scores(measured, chosen={"cka-cover": cover})
+    ax = fig.axes[1]
+    bars = [p for p in ax.patches if p.get_gid() in ("layer", "chosen-layer")]
+    heights = np.array([b.get_height() for b in bars])
+    cka = np.asarray(measured["cka"])[1:, 1:]
+    expected = (1.0 - cka)[:, cover].min(axis=1)
+    np.testing.assert_allclose(heights, expected)
+    assert heights[cover].max() == 0.0  # a chosen layer is its own nearest chosen layer
+    assert (
+        sorted(
+            int(b.get_x() + b.get_width() / 2 + 0.5) for b in bars if b.get_gid() == "chosen-layer"
+        )
+        == cover
+    )
+    covered = {
+        round(t.get_position()[0]): t.get_text() for t in ax.texts if t.get_gid() == "covered-by"
+    }
+    assert set(covered) == set(range(6)) - set(cover)
+    assert all(t.startswith("→ ") and int(t[2:]) in cover for t in covered.values())
+    assert "cover" in ax.get_title() and "not the top bars" in ax.get_title()
+    assert "nearest chosen layer" in ax.get_ylabel()
+    assert ax.get_xlabel().startswith("teacher layer (0-based")
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in range(6)]
+
+
+def test_layer_scores_cka_panel_without_a_cover():
+    ax = plots.plot_layer_scores(_block_measured()).axes[1]
+    heights = [p.get_height() for p in ax.patches if p.get_gid() == "layer"]
+    np.testing.assert_allclose(heights, [0.05, 0.05, 0.05, 0.7, 0.05, 0.05])
+    assert "most similar" in ax.get_title() and "nearest other layer" in ax.get_ylabel()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,8 +532,14 @@ def test_plot_all_draws_the_layer_measurements_when_there_are_any(tmp_path):
         "n_layers": n,
         "block_influence": [0.1 * (i + 1) for i in range(n)],
         "cka": np.eye(n + 1).tolist(),
-        "drop": {"full_accuracy": 0.8, "full_loss": 0.5, "accuracy": [0.7] * n,
-                 "loss": [0.6] * n, "accuracy_drop": [0.1] * n, "loss_increase": [0.1] * n},
+        "drop": {
+            "full_accuracy": 0.8,
+            "full_loss": 0.5,
+            "accuracy": [0.7] * n,
+            "loss": [0.6] * n,
+            "accuracy_drop": [0.1] * n,
+            "loss_increase": [0.1] * n,
+        },
         "calibration_size": 64,
         "validation_size": 32,
         "pooling": "mean over non-padding tokens",
@@ -337,11 +547,3 @@ def test_plot_all_draws_the_layer_measurements_when_there_are_any(tmp_path):
     written = plots.plot_all(results, tmp_path / "figures", prefix="std-")
     assert {"layer_scores", "cka"} <= set(written)
     assert not plt.get_fignums()
-
-
-def test_learning_curves_single_epoch_two_seeds_uses_error_bars(tmp_path):
-    fig = plots.learning_curves(fake_results(tmp_path, epochs=1))
-    for ax in fig.axes:
-        assert len(ax.lines) >= len(NAMES)
-        assert not [c for c in ax.collections if type(c).__name__ == "PolyCollection"]
-        assert list(ax.get_xticks()) == [1]

@@ -88,6 +88,31 @@ def test_collapsed_baselines_are_reported_as_such_not_as_findings(tmp_path):
     assert "COLLAPSED" in report and "no verdict" in report
 
 
+def test_a_collapsed_side_is_never_significant_anywhere(tmp_path):
+    """random-init collapsed, far below the others: its p-value is tiny, yet no verdict, no
+    significance, no line in the pairwise summary, and `no verdict` in the table."""
+    r = _results(tmp_path, {"first": 0.8, "uniform": 0.85, "random-init": 0.5},
+                 collapsed={"random-init"})
+    pw = r.pairwise.set_index(["a", "b"])
+    assert pw.loc[("first", "random-init"), "p_holm"] < 0.05  # the number is there...
+    assert pw["collapsed"].tolist() == [False, True, True]
+    assert not pw.loc[pw["collapsed"], "significant"].any()  # ...but never a finding
+    c = r.compare("uniform", "random-init")
+    assert not c.significant and c.verdict == "no verdict against" and "Holm p" not in c.text()
+    assert not any("random-init" in line for line in r.pairwise_lines()[2:])
+    row = next(line for line in r.table().splitlines() if line.startswith("| random-init"))
+    assert "no verdict" in row and "p=" not in row and "worse" not in row
+    assert set(r.significant_pairs()["b"]) <= {"uniform", "first"}
+
+
+def test_tables_are_what_save_tables_writes(tmp_path):
+    r = _results(tmp_path, {"first": 0.8, "last": 0.6}, collapsed=set())
+    written = r.save_tables()
+    assert {p.name for p in written} == set(r.tables())
+    assert all(p.read_text() == r.tables()[p.name] for p in written)
+    assert r.tables()["summary.md"] == r.table() + "\n"
+
+
 def test_a_collapsed_strategy_gets_no_verdict_and_makes_none_for_others(tmp_path):
     r = _results(tmp_path, {"first": 0.8, "last": 0.5, "uniform": 0.85},
                  collapsed={"last"})

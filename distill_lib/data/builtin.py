@@ -1,8 +1,9 @@
 """The built-in offline tasks: their registry, and how VADER's rated snippets become splits.
 
 The rows come from the ground-truth files of the vaderSentiment sdist (fetched and verified by
-:mod:`.vader`); ``rating`` is the mean of about 20 human ratings on a -4 .. +4 scale.
-``label = rating > 0``; snippets rated exactly 0 are dropped. Measured counts:
+:mod:`.vader`); ``rating`` is the mean of human ratings on a -4 .. +4 scale: 15 to 29 ratings
+per movie snippet (20 for Amazon and NYT, 20 to 99 for tweets). ``label = rating > 0``;
+snippets rated exactly 0 are dropped. Measured counts:
 
 ==================  ==========  =============  ========  ========  ========
 task                rows        rated 0 (out)  kept      negative  positive

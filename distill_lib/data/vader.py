@@ -2,9 +2,10 @@
 
 The built-in sets come from the ground-truth files that Hutto & Gilbert (ICWSM 2014, "VADER: A
 Parsimonious Rule-based Model for Sentiment Analysis of Social Media Text") ship inside the
-``vaderSentiment==3.3.2`` source distribution on PyPI. Each snippet was rated by about 20 people
-on a -4 (very negative) .. +4 (very positive) scale. PyPI is reachable from machines where the
-Hugging Face Hub is not, which is why this is the default. The sdist is fetched once with
+``vaderSentiment==3.3.2`` source distribution on PyPI. Each snippet was rated by several people
+on a -4 (very negative) .. +4 (very positive) scale: 15 to 29 ratings per movie snippet (20 for
+Amazon and NYT, 20 to 99 for tweets). PyPI is reachable from machines where the Hugging Face
+Hub is not, which is why this is the default. The sdist is fetched once with
 ``python -m pip download --no-deps --no-binary :all: vaderSentiment==3.3.2`` (run by
 :mod:`distill_lib._pypi`) into ``cache_dir("downloads")``, checked against a pinned sha256 (a
 mismatch raises), and read in memory with :mod:`tarfile` (nothing is extracted). Set

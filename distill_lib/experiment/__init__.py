@@ -114,8 +114,9 @@ def load_results(
     results = summarise(config, [r for r in records if r is not None], teacher_record, majority,
                         efficiency, store.root)
     results.missing = missing
-    if any(job.data_driven for job in jobs):
-        results.measured = store.read_json(store.layer_scores_path(config))
+    # the teacher's layer measurements, if this folder holds them (also when its data-driven
+    # strategies were measured but not trained): the figures show what they would pick
+    results.measured = store.read_json(store.layer_scores_path(config))
     return results
 
 

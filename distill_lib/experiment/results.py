@@ -56,7 +56,8 @@ class Comparison:
 
     @property
     def significant(self) -> bool:
-        return bool(self.p_holm < ALPHA)
+        """p < :data:`ALPHA` after Holm's correction; never with a collapsed side."""
+        return bool(self.p_holm < ALPHA) and not self.collapsed
 
     @property
     def verdict(self) -> str:
@@ -102,7 +103,9 @@ class Results:
             collapse count, and against the best strategy the
             difference ``vs_best_diff`` and Holm p-value ``vs_best_p`` (NaN where not tested).
         pairwise: every pair of students on the same seeds: ``diff`` (a - b), bootstrap CI,
-            ``p_value``, ``p_holm``, ``significant``, ``family``.
+            ``p_value``, ``p_holm``, ``family``, ``collapsed`` (a side has a collapsed run:
+            the difference measures a training failure) and ``significant`` (``p_holm`` <
+            :data:`ALPHA` and no collapsed side).
         efficiency: parameters and measured inference latency of teacher and student.
         output_dir: where the JSONs live.
         layer_maps: teacher layers of each student name.
@@ -332,19 +335,20 @@ class Results:
                   f"worse = p < {ALPHA:g})")
         return "\n".join([head, "", self.table(), legend, "", *body])
 
+    def tables(self) -> dict[str, str]:
+        """The text of each table file :meth:`save_tables` writes, by file name."""
+        frames = {
+            "summary.csv": self.summary,
+            "pairwise.csv": self.pairwise,
+            "runs.csv": self.runs.drop(columns=["predictions"], errors="ignore"),
+        }
+        return {**{name: frame.to_csv(index=False) for name, frame in frames.items()},
+                "summary.md": self.table() + "\n"}
+
     def save_tables(self) -> list[Path]:
         """Write summary, pairwise and runs tables (CSV + Markdown) into ``output_dir``."""
-        written = []
-        for name, frame in (
-            ("summary", self.summary),
-            ("pairwise", self.pairwise),
-            ("runs", self.runs.drop(columns=["predictions"], errors="ignore")),
-        ):
-            written.append(
-                atomic_write_text(self.output_dir / f"{name}.csv", frame.to_csv(index=False))
-            )
-        written.append(atomic_write_text(self.output_dir / "summary.md", self.table() + "\n"))
-        return written
+        return [atomic_write_text(self.output_dir / name, text)
+                for name, text in self.tables().items()]
 
 
 def _reference_row(name: str, layers: Any, accuracy: float, f1: float, cross: dict) -> dict:
@@ -464,7 +468,8 @@ def _pairwise(
     again would only add duplicate pairs to Holm's correction. Holm's correction is applied
     within each family: strategy-vs-strategy pairs (the question asked) and pairs involving a
     baseline (sanity checks), so adding baselines does not make the strategy comparisons more
-    conservative.
+    conservative. A pair with a collapsed side keeps its numbers (and its place in Holm's
+    correction, which only makes the others more conservative) but is never ``significant``.
     """
     seeds_of = {n: tuple(sorted(runs[runs["name"] == n]["seed"])) for n in names}
     twins = set(runs.loc[runs["same_as"].notna(), "name"]) if "same_as" in runs else set()
@@ -482,7 +487,9 @@ def _pairwise(
     pairwise["p_holm"] = np.nan
     for _, index in pairwise.groupby("family").groups.items():
         pairwise.loc[index, "p_holm"] = holm(pairwise.loc[index, "p_value"].tolist())
-    pairwise["significant"] = pairwise["p_holm"] < ALPHA
+    failed = set(runs.loc[runs["collapsed"].astype(bool), "name"]) if len(runs) else set()
+    pairwise["collapsed"] = pairwise["a"].isin(failed) | pairwise["b"].isin(failed)
+    pairwise["significant"] = (pairwise["p_holm"] < ALPHA) & ~pairwise["collapsed"]
     return pairwise
 
 

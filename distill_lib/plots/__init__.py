@@ -16,6 +16,10 @@ matplotlib's automatic fallback (``Agg``).
 
 Colours are fixed per strategy (:data:`PALETTE`), so ``uniform`` is the same colour in every
 figure; baselines are grey and drawn with squares / dashed lines, collapsed runs are red ``X``.
+A data-driven strategy that reused a fixed strategy's runs is drawn once, under both names
+(``"odd = cka-cover"``). Every legend names its interval: the accuracy plot's percentile
+bootstrap over seeds and test sentences, or, where only one value per seed was stored (learning
+curves, cross-domain sets), the min-max range over seeds. Layers are counted from 0 everywhere.
 
 The figures live in one module per family: :mod:`.curves` (learning curves),
 :mod:`.accuracy` (test accuracy), :mod:`.layers` (layer maps and the teacher's layer

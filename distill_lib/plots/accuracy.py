@@ -12,7 +12,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..experiment.results import ALPHA
-from ._common import COLLAPSED_COLOR, PALETTE, _is_baseline, _shape, color_for
+from ._common import (
+    COLLAPSED_COLOR,
+    PALETTE,
+    _display_names,
+    _is_baseline,
+    _shape,
+    color_for,
+    mark_collapsed,
+)
 
 if TYPE_CHECKING:
     from ..experiment import Results
@@ -31,10 +39,10 @@ class _Marks:
     collapsed_names: set[str] = field(default_factory=set)
     n_collapsed: int = 0
 
-    def add_collapsed(self, name: str, seeds: pd.Series) -> None:
-        """Remember the collapsed runs (their seeds) of one name."""
+    def add_collapsed(self, name: str, seeds: pd.Series, label: str | None = None) -> None:
+        """Remember the collapsed runs (their seeds) of one name (drawn as ``label``)."""
         listed = ", ".join(str(int(s)) for s in seeds)
-        self.collapsed.append(f"{name} (seed{'s' if len(seeds) > 1 else ''} {listed})")
+        self.collapsed.append(f"{label or name} (seed{'s' if len(seeds) > 1 else ''} {listed})")
         self.collapsed_names.add(name)
         self.n_collapsed += len(seeds)
 
@@ -51,7 +59,10 @@ def accuracy_plot(
     a percentile bootstrap over seeds and test sentences, always inside [0, 1]). Each seed's
     accuracy is a small dot; a collapsed run (``results.runs["collapsed"]``: predicts one
     class, or is not clearly above the majority class) is a red X, its name is red and the
-    x-axis label lists it. Horizontal lines mark the teacher and the majority class.
+    x-axis label lists it. Horizontal lines mark the teacher and the majority class. A
+    data-driven strategy that reused a fixed strategy's runs (``results.twin``) is the same
+    student: it is drawn once, labelled with both names (``"odd = cka-cover"``). The legend
+    names the interval.
 
     Args:
         results: a :class:`~distill_lib.experiment.Results`.
@@ -59,7 +70,7 @@ def accuracy_plot(
             (``summary["vs_best_p"]``, Holm-corrected) above each point.
         title: figure title (default: teacher, depths, task and number of seeds).
     """
-    rows = _plot_rows(results.summary)
+    rows = _plot_rows(results)
     teacher_acc = _reference(results.summary, "teacher")
     majority_acc = _reference(results.summary, "majority")
 
@@ -72,7 +83,7 @@ def accuracy_plot(
     _style_names(ax, rows, marks.collapsed_names)
     top = _set_accuracy_limits(ax, marks.values)
     _annotate(ax, marks.notes, top)
-    _label_axes(ax, marks.collapsed)
+    _label_axes(ax, marks.collapsed, merged=[lab for lab in rows["label"] if " = " in lab])
     ax.legend(
         handles=_legend_handles(ax, marks, len(results.runs), annotate_significance),
         loc="upper left",
@@ -84,11 +95,15 @@ def accuracy_plot(
     return fig
 
 
-def _plot_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary rows to draw: strategies first (summary order), then the student baselines."""
+def _plot_rows(results: Results) -> pd.DataFrame:
+    """The summary rows to draw (strategies in summary order, then the student baselines),
+    each reused run once, with its tick ``label`` (``"odd = cka-cover"``)."""
+    summary = results.summary
     rows = summary[summary["kind"] != "reference"].reset_index(drop=True)
     if rows.empty:
         raise ValueError("results.summary has no strategies or baselines to plot")
+    labels = _display_names(results, list(rows["name"]))
+    rows = rows[rows["name"].isin(labels)].assign(label=lambda r: r["name"].map(labels))
     return pd.concat(
         [rows[rows["kind"] != "baseline"], rows[rows["kind"] == "baseline"]], ignore_index=True
     )
@@ -111,7 +126,7 @@ def _draw_name(
     runs = results.runs
     sub = runs[runs["name"] == name].sort_values("seed")
     if not sub.empty:
-        _draw_seeds(ax, x, sub, color, marks)
+        _draw_seeds(ax, x, sub, color, marks, row.get("label", name))
     if annotate:
         note = _vs_best_note(results, name)
         if note:
@@ -138,7 +153,9 @@ def _draw_mean(ax: plt.Axes, x: int, row: pd.Series, color: str, values: list[fl
     return high if has_ci else mean
 
 
-def _draw_seeds(ax: plt.Axes, x: int, sub: pd.DataFrame, color: str, marks: _Marks) -> None:
+def _draw_seeds(
+    ax: plt.Axes, x: int, sub: pd.DataFrame, color: str, marks: _Marks, label: str
+) -> None:
     """One dot per seed right of the mean; a collapsed run is a red X instead."""
     offsets = np.linspace(-0.05, 0.05, len(sub)) if len(sub) > 1 else np.zeros(1)
     xs = x + 0.14 + offsets
@@ -149,18 +166,8 @@ def _draw_seeds(ax: plt.Axes, x: int, sub: pd.DataFrame, color: str, marks: _Mar
         xs[ok], ys[ok], s=22, color=color, alpha=0.75, edgecolor="white", linewidth=0.5, zorder=4
     )
     if (~ok).any():
-        ax.scatter(
-            xs[~ok],
-            ys[~ok],
-            s=90,
-            marker="X",
-            color=COLLAPSED_COLOR,
-            edgecolor="black",
-            linewidth=0.6,
-            zorder=5,
-            gid="collapsed",
-        )
-        marks.add_collapsed(sub["name"].iloc[0], sub["seed"][~ok])
+        mark_collapsed(ax, xs[~ok], ys[~ok], size=90, linewidth=0.6)
+        marks.add_collapsed(sub["name"].iloc[0], sub["seed"][~ok], label)
 
 
 def _vs_best_note(results: Results, name: str) -> str:
@@ -200,7 +207,7 @@ def _style_names(ax: plt.Axes, rows: pd.DataFrame, collapsed_names: set[str]) ->
     if 0 < n_strategies < len(rows):
         ax.axvline(n_strategies - 0.5, color="#cccccc", linewidth=1, zorder=0)
     ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels(rows["name"])
+    ax.set_xticklabels([label.replace(" = ", "\n= ") for label in rows["label"]])
     for tick, (_, row) in zip(ax.get_xticklabels(), rows.iterrows(), strict=True):
         if _is_baseline(row["name"], row["kind"]):
             tick.set_color("#555555")
@@ -237,11 +244,13 @@ def _annotate(ax: plt.Axes, notes: list[tuple[float, float, str]], top: float) -
         )
 
 
-def _label_axes(ax: plt.Axes, collapsed: list[str]) -> None:
-    """Axis labels and grid; the x label lists the collapsed runs."""
+def _label_axes(ax: plt.Axes, collapsed: list[str], merged: list[str]) -> None:
+    """Axis labels and grid; the x label names the reused runs and lists the collapsed ones."""
     ax.set_ylabel("test accuracy")
     ax.grid(axis="y", alpha=0.3)
     xlabel = "strategy  (italics, squares: student baselines)"
+    if merged:
+        xlabel += "\n" + "; ".join(merged) + ": chose the same layers, so the same runs"
     if collapsed:
         xlabel += "\ncollapsed (red X): " + "; ".join(collapsed)
     ax.set_xlabel(xlabel)
@@ -251,7 +260,7 @@ def _legend_handles(ax: plt.Axes, marks: _Marks, n_runs: int, annotate: bool) ->
     """Mean, seed, reference lines, and (when there are any) collapse and significance keys."""
     handles = [
         _key(
-            "mean, 95% bootstrap interval (seeds × test sentences)",
+            "mean; bar: 95% bootstrap interval\n(percentile, over seeds × test sentences)",
             marker="o",
             color="#555555",
             markeredgecolor="black",

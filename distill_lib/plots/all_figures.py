@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 
-from ..layers import DATA_DRIVEN
+from ..layers import DATA_DRIVEN, choose_layers
 from ._common import save_figure
 from .accuracy import accuracy_plot
 from .cross_domain import cross_domain_plot, has_cross_domain
@@ -47,7 +47,8 @@ def _figure_makers(results: Results) -> dict[str, Any]:
     if has_cross_domain(results):
         makers["cross_domain"] = cross_domain_plot
     if results.measured:
-        chosen = {n: results.layer_maps[n] for n in DATA_DRIVEN if n in results.layer_maps}
+        k = results.config.student_layers  # what each strategy picks, trained or not
+        chosen = {n: choose_layers(n, results.measured, k) for n in DATA_DRIVEN}
         makers["layer_scores"] = lambda r: plot_layer_scores(r.measured, chosen=chosen)
         makers["cka"] = lambda r: plot_cka(r.measured)
     return makers

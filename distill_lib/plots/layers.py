@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..layers import STRATEGIES, select_layers
-from ._common import PALETTE, _shape, color_for
+from ._common import PALETTE, _base_name, _display_names, _shape, color_for
 
 if TYPE_CHECKING:
     from ..experiment import Results
@@ -32,12 +32,15 @@ def layer_map_plot(
 ) -> Figure:
     """Which teacher layers each strategy keeps: one row per strategy, one column per layer.
 
-    Columns are teacher layers numbered 1..n (layer 1 = nearest the embeddings). A filled cell
-    is a kept layer, labelled ``S<i>``: the student layer (also counted from 1) it becomes.
+    Columns are teacher layers numbered 0..n-1 (0 = nearest the embeddings), as everywhere in
+    the package (layer lists, scores, CKA). A filled cell is a kept layer, labelled ``S<i>``:
+    the student layer (also counted from 0) it becomes.
 
     Args:
         n_teacher: teacher depth, or a :class:`~distill_lib.experiment.Results` (its layer
-            maps are drawn; the ``random-init`` baseline copies no layer and is left out).
+            maps are drawn; the ``random-init`` baseline copies no layer and is left out; a
+            data-driven strategy that reused a fixed strategy's runs is one row labelled with
+            both names, ``"odd = cka-cover"``).
         n_student: student depth (not needed with a Results).
         strategies: names (default: every named strategy of :data:`~distill_lib.STRATEGIES`),
             or a ``{label: layers}`` mapping of 0-indexed layers (e.g. ``results.layer_maps``).
@@ -56,7 +59,7 @@ def layer_map_plot(
         _draw_map_row(ax, r, label, maps[label], n_t)
     _format_map_axes(ax, rows, n_t)
     heading = title or f"Teacher layers copied into the student: {n_t} → {n_s} layers"
-    sub = "S<i>: becomes student layer i"
+    sub = "S<i>: becomes student layer i (0-based)"
     if skipped:
         sub += f"; impossible here, skipped: {', '.join(skipped)}"
     ax.set_title(f"{heading}\n{sub}", fontsize=10)
@@ -90,12 +93,15 @@ def _layer_maps(
 def _maps_from_results(results: Results) -> tuple[dict[str, list[int]], int, int]:
     n_teacher, n_student = _shape(results)
     runs = results.runs
+    labels = _display_names(results, list(results.layer_maps))
     maps = {}
     for name, layers in results.layer_maps.items():
+        if name not in labels:
+            continue  # a reused run: drawn in its fixed strategy's row
         init = runs.loc[runs["name"] == name, "init"]
         if len(init) and init.iloc[0] != "teacher":
             continue  # random-init copies no teacher layer
-        maps[name if name != "no-kd" else "no-kd (hard labels)"] = [int(i) for i in layers]
+        maps[labels[name] if name != "no-kd" else "no-kd (hard labels)"] = [int(i) for i in layers]
     if n_teacher is None:
         n_teacher = max(max(v) for v in maps.values()) + 1
     if n_student is None:
@@ -134,7 +140,7 @@ def _check_maps(maps: Mapping[str, Sequence[int]], n_t: int, n_s: int) -> None:
 def _draw_map_row(ax: plt.Axes, r: int, label: str, layers: Sequence[int], n_t: int) -> None:
     """Row ``r``: one cell per teacher layer, kept ones filled and labelled ``S<i>``."""
     chosen = {layer: i for i, layer in enumerate(layers)}
-    color = color_for(label.split(" (")[0])
+    color = color_for(_base_name(label.split(" (")[0]))
     for c in range(n_t):
         filled = c in chosen
         ax.add_patch(
@@ -152,7 +158,7 @@ def _draw_map_row(ax: plt.Axes, r: int, label: str, layers: Sequence[int], n_t: 
             ax.text(
                 c + 0.5,
                 r + 0.5,
-                f"S{chosen[c] + 1}",
+                f"S{chosen[c]}",
                 ha="center",
                 va="center",
                 color="white",
@@ -162,17 +168,17 @@ def _draw_map_row(ax: plt.Axes, r: int, label: str, layers: Sequence[int], n_t: 
 
 
 def _format_map_axes(ax: plt.Axes, rows: list[str], n_t: int) -> None:
-    """Square cells, teacher layers (from 1) along x, strategy names along y, no frame."""
+    """Square cells, teacher layers (from 0) along x, strategy names along y, no frame."""
     ax.set_xlim(0, n_t)
     ax.set_ylim(len(rows), 0)
     ax.set_xticks(np.arange(n_t) + 0.5)
-    ax.set_xticklabels([str(i + 1) for i in range(n_t)])
+    ax.set_xticklabels([str(i) for i in range(n_t)])
     ax.set_yticks(np.arange(len(rows)) + 0.5)
     ax.set_yticklabels(rows)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    ax.set_xlabel("teacher layer (1 = nearest the embeddings)")
+    ax.set_xlabel("teacher layer (0-based; 0 = nearest the embeddings)")
     ax.set_aspect("equal")
 
 
@@ -181,9 +187,10 @@ def _format_map_axes(ax: plt.Axes, rows: list[str], n_t: int) -> None:
 
 _SIGNAL_PANELS = (
     ("influence", "block influence", "1 - cos(layer input, output),\nmean over tokens"),
-    ("cka-cover", "1 - CKA(layer input, output)", "1 - linear CKA of\nmean-pooled sentences"),
+    ("cka-cover", "cka-cover: a cover, not the top bars", ""),
     ("drop", "accuracy drop when skipped", "validation accuracy:\nfull - without the layer"),
 )
+_COVER_YLABEL = "1 - linear CKA (mean-pooled sentences)\nto the nearest {} layer"
 
 
 def plot_layer_scores(
@@ -193,10 +200,16 @@ def plot_layer_scores(
 ) -> Figure:
     """The three layer-selection signals of a teacher, one bar per teacher layer.
 
-    Panels: block influence; ``1 - CKA`` between each layer's input and output (how much the
-    layer changes the mean-pooled sentence representations, a sentence-level counterpart of
-    block influence; the ``cka-cover`` choice itself uses all pairs, drawn by
-    :func:`plot_cka`); the validation accuracy drop when the layer is skipped.
+    Panels: block influence (``influence`` keeps the tallest bars); the CKA cover; the
+    validation accuracy drop when the layer is skipped (``drop`` keeps the tallest bars).
+
+    ``cka-cover`` keeps no top-k: it picks layers so that every layer has a similar chosen one
+    (:func:`distill_lib.layers.cka_cover` on the full CKA matrix, drawn by :func:`plot_cka`).
+    Its panel shows what that choice minimises: each layer's distance ``1 - CKA`` (symmetrised,
+    as the cover computes it) to its nearest chosen layer, which is 0 for a chosen layer; the
+    text above a bar names that nearest chosen layer. Without chosen ``cka-cover`` layers the
+    panel shows each layer's distance to its most similar other layer (a layer close to another
+    one is one a cover can leave out).
 
     Args:
         measured: the dict of :func:`distill_lib.selection.measure_layers`.
@@ -206,19 +219,24 @@ def plot_layer_scores(
         ax: three axes to draw into (default: a new figure with one row of three panels).
 
     Returns:
-        The figure. Chosen bars have gid ``"chosen-layer"``, the others ``"layer"``.
+        The figure. Chosen bars have gid ``"chosen-layer"``, the others ``"layer"``; the
+        cover's "nearest chosen layer" texts have gid ``"covered-by"``.
     """
-    n, values = _signal_values(measured)
-    fig, axes = _score_axes(ax, n)
     chosen = chosen or {}
+    cover = sorted({int(i) for i in chosen.get("cka-cover", ())})
+    n, values, nearest = _signal_values(measured, cover)
+    fig, axes = _score_axes(ax, n)
     for a, (name, label, detail) in zip(axes, _SIGNAL_PANELS, strict=True):
         picked = {int(i) for i in chosen.get(name, ())}
         _draw_signal(a, values[name], n, picked, PALETTE[name])
+        if name == "cka-cover":
+            _label_cover(a, values[name], nearest, cover)
+            detail = _COVER_YLABEL.format("chosen" if cover else "other")
         a.axhline(0.0, color="#888888", linewidth=0.8)
         a.set_xticks(range(n))
         a.set_xticklabels([str(i) for i in range(n)])
-        a.set_xlabel("teacher layer (0 = nearest the embeddings)")
-        a.set_ylabel(detail)
+        a.set_xlabel("teacher layer (0-based; 0 = nearest the embeddings)")
+        a.set_ylabel(detail, fontsize=9)
         a.set_title(_signal_title(name, label, picked, measured), fontsize=10)
         a.grid(axis="y", alpha=0.3)
     if ax is None:
@@ -226,15 +244,57 @@ def plot_layer_scores(
     return fig
 
 
-def _signal_values(measured: Mapping[str, Any]) -> tuple[int, dict[str, np.ndarray]]:
-    """The teacher depth and each signal's value per layer."""
+def _signal_values(
+    measured: Mapping[str, Any], cover: list[int]
+) -> tuple[int, dict[str, np.ndarray], list[int]]:
+    """The teacher depth, each signal's value per layer, and each layer's nearest chosen
+    (or, without a cover, most similar other) layer in the CKA panel."""
     cka = np.asarray(measured["cka"], dtype=float)
     n = int(measured.get("n_layers", cka.shape[0] - 1))
-    return n, {
+    distance, nearest = _cover_distance(cka[1:, 1:], cover)
+    values = {
         "influence": np.asarray(measured["block_influence"], dtype=float),
-        "cka-cover": np.array([1.0 - cka[i + 1, i] for i in range(n)]),
+        "cka-cover": distance,
         "drop": np.asarray(measured["drop"]["accuracy_drop"], dtype=float),
     }
+    return n, values, nearest
+
+
+def _cover_distance(cka_layers: np.ndarray, cover: list[int]) -> tuple[np.ndarray, list[int]]:
+    """Each layer's ``1 - CKA`` to its nearest layer of ``cover`` (ties: lower index), or,
+    with no cover, to its most similar other layer; and which layer that is.
+
+    The distance is the one :func:`distill_lib.layers.cka_cover` minimises:
+    ``1 - (CKA + CKA.T) / 2``, clipped at 0, 0 on the diagonal.
+    """
+    distance = np.clip(1.0 - (cka_layers + cka_layers.T) / 2.0, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    n = distance.shape[0]
+    if cover:
+        to = distance[:, cover]
+        return to.min(axis=1), [cover[int(j)] for j in to.argmin(axis=1)]
+    if n < 2:
+        return np.zeros(n), list(range(n))
+    others = distance + np.diag(np.full(n, np.inf))
+    return others.min(axis=1), [int(j) for j in others.argmin(axis=1)]
+
+
+def _label_cover(a: plt.Axes, vals: np.ndarray, nearest: list[int], cover: list[int]) -> None:
+    """Above each bar, the layer it is measured to: ``"→ 2"`` (a chosen layer: nothing)."""
+    span = float(np.ptp(np.append(vals, 0.0))) or 1.0
+    for i, (value, j) in enumerate(zip(vals, nearest, strict=True)):
+        if i in cover:
+            continue
+        a.text(
+            i,
+            max(value, 0.0) + 0.02 * span,
+            f"→ {j}",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="#333333",
+            gid="covered-by",
+        )
 
 
 def _score_axes(ax: Sequence[plt.Axes] | None, n: int) -> tuple[Figure, list[plt.Axes]]:
@@ -281,6 +341,10 @@ def _signal_title(name: str, label: str, picked: set[int], measured: Mapping[str
     """A panel's title: the signal, then the full accuracy (drop) or the chosen layers."""
     if name == "drop" and "full_accuracy" in measured["drop"]:
         return f"{label}\n(full accuracy {measured['drop']['full_accuracy']:.3f})"
+    if name == "cka-cover":
+        if not picked:
+            return f"{label}\n(no cover given: distance to the most similar layer)"
+        return f"{label}\nchosen {sorted(picked)}: every layer near a chosen one"
     if picked:
         return f"{label}\n{name}: {sorted(picked)}"
     return f"{label}"
@@ -296,7 +360,7 @@ def _scores_suptitle(
     if "validation_size" in measured:
         sizes.append(f"{measured['validation_size']} validation sentences")
     marks = (
-        "; dark bars and ★: chosen layers" if any(chosen.get(s) for s, *_ in _SIGNAL_PANELS) else ""
+        "; ★: chosen layers (dark bars)" if any(chosen.get(s) for s, *_ in _SIGNAL_PANELS) else ""
     )
     return (
         f"Layer-selection signals of the {n}-layer teacher"
