@@ -17,7 +17,21 @@ from distill_lib.experiment.keys import KEY_SCHEMA, migrate_train_settings, trai
 from distill_lib.train_config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1] / "runs"
-FOLDERS = sorted(p.name for p in ROOT.iterdir() if (p / "config.json").is_file())
+
+
+def _committed_folders() -> list[str]:
+    """The run folders git tracks (a local `runs/quick` from the README command is not one)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "ls-files", "runs/*/config.json"], cwd=ROOT.parent,
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):  # no git: the folders .gitignore keeps
+        return ["classic", "standard"]
+    return sorted(Path(line).parent.name for line in out.split())
+
+
+FOLDERS = _committed_folders()
 
 
 def _planned(folder: Path, config: ExperimentConfig) -> set[str]:
