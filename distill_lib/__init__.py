@@ -49,6 +49,8 @@ _EXPORTS: dict[str, str] = {
     "num_layers": "student",
     "load_teacher": "teacher",
     "TrainConfig": "train_config",
+    "DistillationTrainer": "hf_trainer",
+    "DistillationTrainingArguments": "hf_trainer",
     "distill": "train",
     "evaluate_model": "train",
     "fine_tune": "train",

@@ -22,16 +22,16 @@ names the layer lists the model does have.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
 from torch import nn
 from transformers import PreTrainedModel
 
+from ._weights import skip_random_init
 from .layers import LayerSpec, check_layer_list, describe_strategy, select_layers
 
 # Where each architecture keeps its stack of layers, relative to the base model, and which
@@ -108,6 +108,7 @@ def make_student(
     init: Literal["teacher", "random"] = "teacher",
     seed: int | None = None,
     measured: dict | None = None,
+    architecture: Literal["same", "distilbert"] = "same",
 ) -> PreTrainedModel:
     """Return a new student whose layers are copies of the teacher layers ``layers``.
 
@@ -122,10 +123,13 @@ def make_student(
         seed: seeds the random initialisation (``init="random"``) and the ``random`` strategy.
         measured: the teacher's measurements (:func:`distill_lib.selection.measure_layers`),
             needed by the data-driven strategies ``influence``, ``cka-cover`` and ``drop``.
+        architecture: ``"same"`` (the teacher's class) or ``"distilbert"``: a
+            ``DistilBertForSequenceClassification`` from a BERT teacher, built by
+            :func:`distill_lib.distilbert.to_distilbert` (read it for what differs).
 
     Returns:
-        A model of ``type(teacher)`` with ``len(layers)`` layers, on the teacher's device and
-        dtype, in training mode.
+        A model of ``type(teacher)`` (or DistilBERT's) with ``len(layers)`` layers, on the
+        teacher's device and dtype, in training mode.
     """
     n_teacher = num_layers(teacher)
     if isinstance(layers, str):
@@ -141,6 +145,12 @@ def make_student(
         strategy = describe_strategy(chosen)
     if init not in ("teacher", "random"):
         raise ValueError(f"init must be 'teacher' or 'random', got {init!r}")
+    if architecture == "distilbert":
+        from .distilbert import to_distilbert  # DistilBERT's code loads only when asked for
+
+        return to_distilbert(teacher, chosen, init=init, seed=seed, strategy=strategy)
+    if architecture != "same":
+        raise ValueError(f"architecture must be 'same' or 'distilbert', got {architecture!r}")
 
     path, depth_attr = _layer_path(teacher)
     config = copy.deepcopy(teacher.config)
@@ -155,7 +165,7 @@ def make_student(
 
     if seed is not None:
         torch.manual_seed(seed)
-    with _skip_random_init(init == "teacher"):  # every weight is copied next: do not draw it
+    with skip_random_init(init == "teacher"):  # every weight is copied next: do not draw it
         student = type(teacher)(config)
     param = next(teacher.parameters())
     student.to(device=param.device, dtype=param.dtype)
@@ -163,20 +173,6 @@ def make_student(
         student.load_state_dict(_student_state_dict(teacher, chosen, path), strict=True)
     student.train()
     return student
-
-
-@contextlib.contextmanager
-def _skip_random_init(enabled: bool) -> Iterator[None]:
-    """transformers' ``no_init_weights`` when ``enabled`` (0.2-0.3 s less per MiniLM student)."""
-    try:
-        from transformers.initialization import no_init_weights
-    except ImportError:  # an older or newer layout: initialise as usual
-        enabled = False
-    if not enabled:
-        yield
-        return
-    with no_init_weights():
-        yield
 
 
 def _student_state_dict(

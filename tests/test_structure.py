@@ -12,16 +12,18 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "distill_lib"
 
 LAYERS: list[set[str]] = [
-    {"_checks", "_io", "_hub", "_pypi"},  # primitives: they import nothing of the package
+    {"_checks", "_io", "_hub", "_pypi", "_weights"},  # primitives: import nothing of the package
     {"loss_checks", "stats", "metrics"},
     {"train_config", "layers"},
     {"losses"},
     {"data", "teacher"},
+    {"distilbert"},
     {"student"},
     {"device", "_fast_guard"},
     {"fast"},
     {"inference"},
     {"train"},
+    {"hf_trainer"},
     {"selection"},
     {"experiment"},
     {"plots"},

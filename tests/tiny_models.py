@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 import torch
+from datasets import ClassLabel, Dataset, Features, Value
 from transformers import (
     BertConfig,
     BertForSequenceClassification,
@@ -70,3 +73,25 @@ def random_batch(batch: int = 4, seq: int = 9, seed: int = 0) -> dict[str, torch
         "attention_mask": attention_mask,
         "labels": torch.randint(0, 2, (batch,), generator=g),
     }
+
+
+WORDS = {0: ["bad", "dull", "boring", "awful"], 1: ["good", "great", "funny", "warm"]}
+FILL = ["the", "film", "plot", "cast", "was", "really", "quite", "and", "a", "story"]
+
+
+def word_sentences(n: int, seed: int) -> Dataset:
+    """``n`` real-word sentences, alternately negative and positive (one sentiment word each)."""
+    rng = random.Random(seed)
+    rows = [(i % 2, [rng.choice(WORDS[i % 2]), *rng.sample(FILL, rng.randint(1, 7))])
+            for i in range(n)]
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    texts = [" ".join(rng.sample(words, len(words))) for _, words in rows]
+    return Dataset.from_dict({"text": texts, "label": [y for y, _ in rows]}, features=features)
+
+
+def tiny_bert_for(vocab: int, **config: object) -> BertForSequenceClassification:
+    """A tiny BERT with a real tokenizer's vocabulary size, so real sentences can be classified."""
+    torch.manual_seed(0)
+    return BertForSequenceClassification(BertConfig(
+        vocab_size=vocab, hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
+        intermediate_size=64, num_labels=2, **config))
