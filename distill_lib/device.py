@@ -34,6 +34,7 @@ __all__ = [
     "MIXED_PRECISIONS",
     "WORKERS_ENV",
     "Placement",
+    "available_cores",
     "check_device",
     "cuda_available",
     "mps_available",
@@ -134,6 +135,14 @@ def placement(device: str = "auto", mixed_precision: str = "auto") -> Placement:
     return Placement(kind, precision)
 
 
+def available_cores() -> int:
+    """The CPU cores this process may use (its affinity mask: a container's or a batch job's
+    share, not the host's count where the platform says), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def resolve_workers(requested: int | None, device: str, pending: int) -> int:
     """How many processes train ``pending`` runs on ``device``: ``requested``, or automatic.
 
@@ -147,6 +156,6 @@ def resolve_workers(requested: int | None, device: str, pending: int) -> int:
         requested = int(value)
     if requested is None:
         accelerator = _device_type(device) != "cpu"
-        requested = 1 if accelerator else min(2, os.cpu_count() or 1)
+        requested = 1 if accelerator else min(2, available_cores())
     requested = check_int("workers", requested, 1)
     return max(1, min(requested, pending))

@@ -158,7 +158,7 @@ def fingerprint_model(model: torch.nn.Module) -> str:
     for name, tensor in model.state_dict().items():
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.hexdigest()
 
 
@@ -188,7 +188,7 @@ def teacher_logits(
 
     The teacher runs in eval mode (no dropout), exactly what a per-step teacher forward pass
     in eval mode would give. Results are kept in memory for this process, keyed by the
-    teacher's weights, the tokenised inputs and the precision; with ``cache=True`` (or a
+    teacher's weights, the tokenised inputs, the device type and the precision; with ``cache=True`` (or a
     folder) they are also written as safetensors under ``cache_dir("teacher_logits")`` and
     reused by later processes (a file that cannot be read is named, removed and recomputed).
     ``cache=False`` always recomputes. Computing them never draws from the global random
@@ -203,8 +203,10 @@ def teacher_logits(
 
     if not cache:
         return compute()
-    # fp32 keys are those of the files written before precision was part of the key
-    tag = "" if precision == "no" else f":{precision}"
+    # fp32 on the CPU keeps the keys of the files written before device and precision were
+    # part of the key; logits from a GPU or in bf16 are cached apart (their rounding differs)
+    device = next(teacher.parameters()).device.type
+    tag = "" if (precision, device) == ("no", "cpu") else f":{device}:{precision}"
     key = hashlib.sha256(
         (fingerprint_model(teacher) + fingerprint_tokens(dataset) + tag).encode()
     ).hexdigest()[:32]
@@ -217,8 +219,11 @@ def teacher_logits(
         logits = compute()
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        save_file({"logits": logits.contiguous()}, str(tmp))
-        os.replace(tmp, path)
+        try:
+            save_file({"logits": logits.contiguous()}, str(tmp))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)  # a failed write (a full disk) leaves no temp file
     _LOGITS_MEMORY[key] = logits
     return logits
 

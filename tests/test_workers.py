@@ -54,11 +54,28 @@ def test_two_processes_train_the_same_runs_as_one(tiny_setup, tmp_path, cache): 
     assert set(two.summary["name"]) == set(one.summary["name"])
     assert not list((tmp_path / "two" / "runs").glob(".*tmp"))
 
-    # Resuming: nothing is trained again.
+    # Resuming: nothing is trained again, and no worker process is started for nothing.
     lines.clear()
-    compare_strategies(_config(tiny_setup, tmp_path / "two", workers=2), progress=False,
-                       log=lines.append)
+    started = []
+    real_local = runner.local_executor
+    runner.local_executor = lambda n: started.append(n) or real_local(n)
+    try:
+        compare_strategies(_config(tiny_setup, tmp_path / "two", workers=2), progress=False,
+                           log=lines.append)
+    finally:
+        runner.local_executor = real_local
     assert sum("finished earlier" in line for line in lines) == 8
+    assert not started
+
+
+def test_a_callers_executor_is_used_and_left_open(tiny_setup, tmp_path, cache):  # noqa: F811
+    from distill_lib.experiment.workers import local_executor
+
+    with local_executor(2) as executor:
+        compare_strategies(_config(tiny_setup, tmp_path / "out", workers=2, baselines=[]),
+                           progress=False, log=None, executor=executor)
+        assert executor.submit(sum, [1, 2]).result() == 3  # not shut down: it is the caller's
+    assert len(_runs(tmp_path / "out")) == 4
 
 
 def test_runs_on_a_dask_cluster(tiny_setup, tmp_path, cache):  # noqa: F811

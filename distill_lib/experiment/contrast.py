@@ -147,7 +147,8 @@ def contrast(runs: dict[str, Results]) -> str:
             f"the {worst_at} run. {_differences(facts)}"
         )
     elif ranked:
-        lines.append(f"`first` ranks {next(iter(ranked.values()))} in every run.")
+        where = "every run" if len(ranked) == len(facts) else f"the {', '.join(ranked)} run(s)"
+        lines.append(f"`first` ranks {next(iter(ranked.values()))} in {where}.")
     lines += ["", *_shared(facts)]
     return "\n".join(lines)
 

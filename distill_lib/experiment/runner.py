@@ -126,8 +126,9 @@ class Experiment:
 
     def _prepared(self) -> tuple[DatasetDict, dict[str, Any]]:
         if self._data is None:
-            self.store.runs_dir.mkdir(parents=True, exist_ok=True)
-            self.store.write(self.store.config_path, self.config.to_dict())
+            if self.may_train_teacher:  # not in a worker: the parent writes every file
+                self.store.runs_dir.mkdir(parents=True, exist_ok=True)
+                self.store.write(self.store.config_path, self.config.to_dict())
             start = time.perf_counter()
             with quiet_libraries():
                 tokens, extra = prepare_data(self.config, self.tokenizer, self.log)
@@ -366,24 +367,28 @@ class Experiment:
         """The runs still to train (a data-driven run counts until its layers are measured;
         one that reuses a fixed strategy's student does not)."""
         return [job for job in self.jobs
-                if job.layers is None or (self.store.read_run(job) is None
-                                          and not (job.data_driven and self._fixed_job_like(job)))]
+                if (job.layers is None and not self.store.is_finished(job))
+                or (job.layers is not None and self.store.read_run(job) is None
+                    and not (job.data_driven and self._fixed_job_like(job)))]
 
-    def _start_executor(self, executor: cf.Executor | None) -> tuple[cf.Executor | None, int]:
+    def _start_executor(
+        self, executor: cf.Executor | None
+    ) -> tuple[cf.Executor | None, int, bool]:
         """The executor for the student runs and how many it trains at once: a given one
         (e.g. a Dask client's) with ``config.workers`` (default 2) runs at a time; else local
         processes where :func:`distill_lib.device.resolve_workers` says more than one, started
-        now to hide their start-up behind the teacher's; else None (this process alone)."""
+        now to hide their start-up behind the teacher's; else None (this process alone). The
+        flag says whether the executor is this object's own (to end), not the caller's."""
         if executor is not None:
-            return executor, self.config.workers or 2
+            return executor, self.config.workers or 2, False
         device = self.config.student_train.device
         workers = resolve_workers(self.config.workers, device, len(self._pending()))
         if workers < 2:
-            return None, 1
+            return None, 1, False
         local = local_executor(workers)
         for _ in range(workers):
             local.submit(warm_up)
-        return local, workers
+        return local, workers, True
 
     def _train_side_by_side(self, executor: cf.Executor | None, window: int) -> set[str]:
         """Train the missing runs on ``executor``; this process writes each record.
@@ -494,9 +499,7 @@ class Experiment:
     def _train_all(self, executor: cf.Executor | None) -> tuple[list[tuple[dict, str]], set[str]]:
         """Teacher, layer measurements, then every missing run (side by side where asked);
         returns each job's record with how it was obtained, and the keys trained side by side."""
-        executor, window = self._start_executor(executor)
-        owned = executor is not None and window > 1 and isinstance(
-            executor, cf.ProcessPoolExecutor)
+        executor, window, owned = self._start_executor(executor)
         try:
             _ = self.teacher
             self._resolve_jobs()

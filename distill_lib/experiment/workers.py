@@ -39,14 +39,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ..device import resolve_workers  # noqa: F401 (the rule's home; re-exported for callers)
+from ..device import available_cores
 
 _POLL_SECONDS = 0.5
 
 
 def threads_per_worker(workers: int) -> int:
     """Threads each of ``workers`` local processes uses: the cores shared out, at least 1."""
-    return max(1, (os.cpu_count() or 1) // workers)
+    return max(1, available_cores() // workers)
 
 
 def _end_with_parent(parent: int) -> None:
@@ -157,7 +157,11 @@ def run_on_executor(
         while todo or running:
             while todo and not failures and len(running) < window:
                 job = todo.pop()
-                future = executor.submit(task, config, job.name, job.seed, threads)
+                try:
+                    future = executor.submit(task, config, job.name, job.seed, threads)
+                except BrokenProcessPool as err:  # a worker died before this run was handed out
+                    failures.append(_as_failure(job, err))
+                    break
                 running[future] = (job, time.perf_counter())
             if not running:
                 break
@@ -166,7 +170,7 @@ def run_on_executor(
                 job, start = running.pop(future)
                 try:
                     answer = future.result()
-                except Exception as err:
+                except BaseException as err:  # SystemExit in a worker too (our Ctrl-C: in wait)
                     failures.append(_as_failure(job, err))
                     continue
                 write(job, answer["record"])
