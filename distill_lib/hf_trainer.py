@@ -75,9 +75,8 @@ from .inference import teacher_logits
 from .layers import check_layer_list
 from .loss_checks import check_alpha, check_loss_weight, check_temperature
 from .losses import DistillationLoss
-from .student import layer_map as student_layer_map
 from .student import num_layers
-from .train import INDEX_COLUMN
+from .train import INDEX_COLUMN, make_loss
 
 __all__ = [
     "PROJECTION_FILE",
@@ -163,16 +162,7 @@ def make_trainer_loss(
     the widths give the loss a projection when they differ. A layer map that does not fit the
     two models is rejected here, before any training, if an intermediate term will use it.
     """
-    loss_fn = DistillationLoss(
-        temperature=args.temperature,
-        alpha=args.alpha,
-        cos_weight=args.cos_weight,
-        hidden_weight=args.hidden_weight,
-        attention_weight=args.attention_weight,
-        layer_map=args.layer_map if args.layer_map is not None else student_layer_map(student),
-        hidden_size_S=student.config.hidden_size,
-        hidden_size_T=teacher.config.hidden_size,
-    )
+    loss_fn = make_loss(args, student, teacher, args.layer_map)
     if args.hidden_weight > 0 or args.attention_weight > 0:  # the terms that match layers
         loss_fn._teacher_layers(num_layers(student), num_layers(teacher))  # raises if unfit
     return loss_fn

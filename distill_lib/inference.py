@@ -188,9 +188,10 @@ def teacher_logits(
 
     The teacher runs in eval mode (no dropout), exactly what a per-step teacher forward pass
     in eval mode would give. Results are kept in memory for this process, keyed by the
-    teacher's weights, the tokenised inputs, the device type and the precision; with ``cache=True`` (or a
-    folder) they are also written as safetensors under ``cache_dir("teacher_logits")`` and
-    reused by later processes (a file that cannot be read is named, removed and recomputed).
+    teacher's weights, the tokenised inputs, the device type and the precision; with
+    ``cache=True`` (or a folder) they are also written as safetensors under
+    ``cache_dir("teacher_logits")`` and reused by later processes (a file that cannot be read is
+    named, removed and recomputed).
     ``cache=False`` always recomputes. Computing them never draws from the global random
     stream (see the module docs), so a run does not depend on whether they were cached.
     """

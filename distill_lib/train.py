@@ -457,16 +457,24 @@ def fine_tune(
 
 
 def make_loss(
-    config: TrainConfig, student: PreTrainedModel, teacher: PreTrainedModel
+    config: Any,
+    student: PreTrainedModel,
+    teacher: PreTrainedModel,
+    map_: list[int] | None = None,
 ) -> DistillationLoss:
-    """The :class:`DistillationLoss` a config asks for, matched by the student's layer map."""
+    """The :class:`DistillationLoss` a config asks for, matched by the student's layer map.
+
+    ``config``: a :class:`TrainConfig`, or anything with its loss fields (``temperature``,
+    ``alpha`` and the three weights), e.g. ``DistillationTrainingArguments``. ``map_``: the
+    teacher layer of each student layer; default the student's own (``make_student``).
+    """
     return DistillationLoss(
         temperature=config.temperature,
         alpha=config.alpha,
         cos_weight=config.cos_weight,
         hidden_weight=config.hidden_weight,
         attention_weight=config.attention_weight,
-        layer_map=layer_map(student),
+        layer_map=map_ if map_ is not None else layer_map(student),
         hidden_size_S=student.config.hidden_size,
         hidden_size_T=teacher.config.hidden_size,
     )

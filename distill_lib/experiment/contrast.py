@@ -10,11 +10,10 @@ share. Every number and direction word is computed from the :class:`Results`; no
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 from .results import Results
+from .story import student_sentences, updates
 
 __all__ = ["RunFacts", "contrast", "run_facts"]
 
@@ -39,22 +38,12 @@ class RunFacts:
     """Strategy pairs (better, worse) that differ significantly after Holm's correction."""
 
 
-def _sentences(results: Results) -> int:
-    """Training sentences per epoch, as the runs saw them (examples per second x seconds)."""
-    history = results.histories
-    if history is None or not len(history):
-        return 0
-    first = history.iloc[0]
-    return round(float(first["examples_per_second"] * first["train_seconds"]))
-
-
 def run_facts(results: Results) -> RunFacts:
     """The facts of one run (see :class:`RunFacts`)."""
     config = results.config
     train = config.student_train
-    sentences = _sentences(results)
-    steps = math.ceil(sentences / train.batch_size) if sentences else 0
-    updates = math.ceil(steps / train.grad_accum_steps) * train.epochs
+    sentences = student_sentences(results) or 0
+    n_updates = updates(sentences, train.batch_size, train.grad_accum_steps, train.epochs)
     strategies = results.summary[results.summary["kind"] == "strategy"]
     strategies = strategies[~strategies["name"].map(lambda n: results.twin(n) is not None)]
     order = strategies.sort_values("mean_accuracy", ascending=False)["name"].tolist()
@@ -71,7 +60,7 @@ def run_facts(results: Results) -> RunFacts:
         sentences=sentences,
         epochs=train.epochs,
         batch_size=train.batch_size,
-        updates=updates,
+        updates=n_updates,
         seeds=len(config.seeds),
         best=results.best,
         ranks={name: i for i, name in enumerate(order, start=1)},
@@ -151,10 +140,3 @@ def contrast(runs: dict[str, Results]) -> str:
         lines.append(f"`first` ranks {next(iter(ranked.values()))} in {where}.")
     lines += ["", *_shared(facts)]
     return "\n".join(lines)
-
-
-def describe_budget(results: Any) -> str:
-    """One line: sentences, epochs, batch and updates of a run's students."""
-    f = run_facts(results)
-    return (f"{f.sentences:,} training sentences x {f.epochs} epoch(s) at batch {f.batch_size} "
-            f"= {f.updates:,} updates per student")

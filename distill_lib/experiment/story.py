@@ -164,7 +164,7 @@ def section(results: Results, name: str | None = None) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
-def _student_sentences(results: Results) -> int | None:
+def student_sentences(results: Results) -> int | None:
     """Training sentences a student saw per epoch, from its history (examples/s x seconds)."""
     hist = results.histories
     if not {"examples_per_second", "train_seconds"} <= set(hist.columns) or hist.empty:
@@ -199,7 +199,7 @@ def facts(results: Results) -> str:
     """What was run: teacher, data, student training and evaluation, from config and JSONs."""
     c, t, s = results.config, results.config.teacher_train, results.config.student_train
     n_teacher = len(results.teacher["layers"])
-    n_train, n_teacher_train = _student_sentences(results), _teacher_sentences(results)
+    n_train, n_teacher_train = student_sentences(results), _teacher_sentences(results)
     steps = "" if n_train is None else (
         f", {updates(n_train, s.batch_size, s.grad_accum_steps, s.epochs):,} optimiser updates "
         f"per run (ceil({n_train:,} / {s.batch_size}) batches"
