@@ -1,10 +1,11 @@
 """What :mod:`distill_lib.fast` knows, and a check before it trusts itself.
 
 The two layer levers of :mod:`distill_lib.fast` replace a ``transformers`` layer's forward
-with code written for one layer design (BERT's) and two attention back-ends (``eager`` and
-``sdpa``). A transformers release can change a layer, a model can be built with another
-attention (``flex_attention`` passes a ``BlockMask``, flash attention a 2-d mask), and other
-libraries replace forwards too (``accelerate`` hooks). None of that raises an error by
+with code written for two layer designs (BERT's, with the ``eager`` and ``sdpa`` attention
+back-ends, and MPNet's, whose attention is always explicit; :data:`LAYOUTS`). A transformers
+release can change a layer, a model can be built with another attention (``flex_attention``
+passes a ``BlockMask``, flash attention a 2-d mask), and other libraries replace forwards too
+(``accelerate`` hooks). None of that raises an error by
 itself: the rewritten forward would silently compute something else. So this module
 
 * names what each lever supports: :data:`ALLOW_LIST`, pairs of (layer class, attention
@@ -25,6 +26,7 @@ from __future__ import annotations
 import logging
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -47,18 +49,44 @@ _BERT_COPIES = (
     "transformers.models.xlm_roberta.modeling_xlm_roberta.XLMRobertaLayer",
     "transformers.models.electra.modeling_electra.ElectraLayer",
 )
+_MPNET = "transformers.models.mpnet.modeling_mpnet.MPNetLayer"
 # The attention implementations whose mask is a plain 4-d tensor (additive or boolean).
 _ATTENTION = ("eager", "sdpa")
 
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a layer design keeps the parts the levers read (dotted sub-module paths)."""
+
+    family: str  # which rewritten forwards fit (distill_lib._fast_layers)
+    query: str  # a Linear whose weight tells the device, dtype and width
+    dropouts: tuple[str, ...]  # the hidden-state dropouts (masks drawn at the padded shape)
+    bypassed: tuple[str, ...]  # modules whose forward the rewrite calls around, not through
+    attention: str | None  # the module holding the model config (its attention choice)
+
+
+_BERT_LAYOUT = Layout(
+    "bert", "attention.self.query", ("attention.output.dropout", "output.dropout"),
+    ("", "attention", "attention.self", "attention.output", "output"), "attention.self",
+)
+# MPNet computes its attention itself, always as explicit matmuls with an additive mask (and
+# its relative-position bias, computed once per batch by the encoder and passed to each layer):
+# the model's attention implementation is "eager" whatever it is called.
+_MPNET_LAYOUT = Layout(
+    "mpnet", "attention.attn.q", ("attention.dropout", "output.dropout"),
+    ("", "attention", "attention.attn", "output"), None,
+)
+LAYOUTS: dict[str, Layout] = {cls: _BERT_LAYOUT for cls in _BERT_COPIES} | {_MPNET: _MPNET_LAYOUT}
+"""Layer class (qualified name) -> where its parts are. Only these classes are patched."""
+
 ALLOW_LIST: dict[str, frozenset[tuple[str, str]]] = {
     lever: frozenset((cls, impl) for cls in _BERT_COPIES for impl in _ATTENTION)
+    | {(_MPNET, "eager")}
     for lever in ("cls_only", "unpadded")
 }
 """Per layer lever, the (layer class, attention implementation) pairs it was written and
 tested for. Everything else runs the stock layer."""
 
-# The modules whose forward the levers bypass (they call these modules' parts directly).
-_BYPASSED = ("", "attention", "attention.self", "attention.output", "output")
 _MARK = "_distill_lib_fast"  # on a patched layer: (lever, the forward put there, the one before)
 
 _logged: set[tuple[str, str, str]] = set()
@@ -91,9 +119,30 @@ def _qualified_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def layout(layer: nn.Module) -> Layout | None:
+    """Where ``layer``'s parts are, or None for a class the levers do not know."""
+    return LAYOUTS.get(_qualified_name(type(layer)))
+
+
+def _parts(layer: nn.Module) -> Layout:
+    """The layout of an allow-listed ``layer`` (callers have checked the allow-list)."""
+    return LAYOUTS[_qualified_name(type(layer))]
+
+
 def _attn_implementation(layer: nn.Module) -> str | None:
-    config = getattr(getattr(getattr(layer, "attention", None), "self", None), "config", None)
+    found = layout(layer)
+    if found is not None and found.attention is None:
+        return "eager"
+    path = found.attention if found is not None else "attention.self"
+    config = getattr(_submodule(layer, path), "config", None)
     return getattr(config, "_attn_implementation", None)
+
+
+def _submodule(layer: nn.Module, path: str) -> nn.Module | None:
+    try:
+        return layer.get_submodule(path)
+    except AttributeError:
+        return None
 
 
 def _allow_list_refusal(lever: str, layer: nn.Module) -> str | None:
@@ -123,7 +172,7 @@ def _replaced_forward(layer: nn.Module) -> str | None:
     """Where a forward was replaced by other code (``accelerate``'s ``add_hook_to_module`` sets
     an instance ``forward``), or None. An instance forward that is just the class's own bound
     method (what ``remove_hook_from_module`` leaves behind) counts as the stock forward."""
-    for path in _BYPASSED:
+    for path in _parts(layer).bypassed:
         module = layer.get_submodule(path)
         forward = vars(module).get("forward")
         if forward is None or (not path and patched_by(layer)):
@@ -180,20 +229,25 @@ def refusal(lever: str, layer: nn.Module) -> str | None:
 
 
 def _dropout_on(layer: nn.Module) -> bool:
-    parts = (layer.attention.output.dropout, layer.output.dropout)
+    parts = [layer.get_submodule(path) for path in _parts(layer).dropouts]
     return layer.training and any(float(part.p) > 0 for part in parts)
 
 
 def _runtime_refusal(
-    lever: str, layer: nn.Module, hidden_states: torch.Tensor, mask: object
+    lever: str, layer: nn.Module, hidden_states: torch.Tensor, mask: object, call: dict
 ) -> str | None:
     """Why ``lever`` must not run on this call: what can change after the block was entered
-    (the attention implementation, the mask the encoder builds, the device, train/eval)."""
+    (the attention implementation, the mask the encoder builds, the device, train/eval,
+    attention maps asked for)."""
     reason = _allow_list_refusal(lever, layer)
     if reason is not None:
         return reason
     if mask is not None and not (isinstance(mask, torch.Tensor) and mask.dim() == 4):
         return f"attention mask is a {type(mask).__name__}, not a 4-d tensor"
+    if call.get("output_attentions"):
+        return "attention maps asked for"
+    if _parts(layer).family == "mpnet" and mask is not None and not mask.is_floating_point():
+        return "MPNet adds its mask to the scores, and this mask is not additive"
     device = device_type(hidden_states)
     if lever == "unpadded" and device != "cpu" and _dropout_on(layer):
         # Only the CPU's dropout draws the same numbers for the padded-shape bernoulli_ as
@@ -208,9 +262,11 @@ def usable(
     forward: Callable[..., torch.Tensor],
     hidden_states: torch.Tensor,
     mask: object,
+    call: dict | None = None,
 ) -> bool:
-    """Whether the patched ``forward`` may compute this call of ``layer``; logs why not."""
-    reason = _runtime_refusal(lever, layer, hidden_states, mask)
+    """Whether the patched ``forward`` may compute this call of ``layer``; logs why not.
+    ``call``: the keyword arguments the layer was called with."""
+    reason = _runtime_refusal(lever, layer, hidden_states, mask, call or {})
     if reason is None:
         reason = self_check(lever, layer, forward, device_type(hidden_states))
     if reason is not None:
@@ -228,7 +284,7 @@ def self_check(
     """Why ``forward`` is not trusted for ``layer`` (None: it is), once per (lever, layer
     class, attention implementation, device type, dtype) per process. A layer of the same
     class computes the same function, so one tiny check stands for every later call."""
-    dtype = layer.attention.self.query.weight.dtype
+    dtype = layer.get_submodule(_parts(layer).query).weight.dtype
     impl = _attn_implementation(layer)
     key = (lever, type(layer), impl, device, dtype)
     if key not in _verdicts:
@@ -238,19 +294,32 @@ def self_check(
     return _verdicts[key]
 
 
-def _tiny_batch(layer: nn.Module) -> tuple[torch.Tensor, object, torch.Tensor]:
+def _tiny_batch(layer: nn.Module) -> tuple[torch.Tensor, tuple, torch.Tensor]:
     """Two sentences of 5 positions, the second padded after 3: random hidden states, the
-    mask the encoder would pass for this attention implementation, the real positions."""
+    arguments after them that the encoder would pass (the mask for this attention
+    implementation; for MPNet also a random relative-position bias), the real positions."""
     from transformers.masking_utils import create_bidirectional_mask
 
-    weight = layer.attention.self.query.weight
+    where = _parts(layer)
+    weight = layer.get_submodule(where.query).weight
     g = torch.Generator().manual_seed(0)  # not the global generator: a run's stream is kept
     hidden = torch.randn(2, 5, weight.shape[1], generator=g).to(weight.device, weight.dtype)
     real = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], device=weight.device)
+    if where.family == "mpnet":
+        heads = layer.attention.attn.num_attention_heads
+        bias = torch.randn(2, heads, 5, 5, generator=g).to(weight.device, weight.dtype)
+        mask = (1 - real[:, None, None, :].to(weight.dtype)) * torch.finfo(weight.dtype).min
+        return hidden, (mask.expand(2, 1, 5, 5), bias), real.bool()
     mask = create_bidirectional_mask(
-        config=layer.attention.self.config, inputs_embeds=hidden, attention_mask=real
+        config=layer.get_submodule(where.attention or "").config,
+        inputs_embeds=hidden, attention_mask=real,
     )
-    return hidden, mask, real.bool()
+    return hidden, (mask,), real.bool()
+
+
+def _first(output: torch.Tensor | tuple) -> torch.Tensor:
+    """A layer's hidden states (MPNet's layers return a tuple, BERT's a tensor)."""
+    return output[0] if isinstance(output, tuple) else output
 
 
 def _compare(layer: nn.Module, forward: Callable[..., torch.Tensor]) -> str | None:
@@ -259,10 +328,10 @@ def _compare(layer: nn.Module, forward: Callable[..., torch.Tensor]) -> str | No
     modes = [(module, module.training) for module in layer.modules()]
     layer.eval()
     try:
-        hidden, mask, real = _tiny_batch(layer)
+        hidden, after, real = _tiny_batch(layer)
         with torch.no_grad(), torch.autocast(hidden.device.type, enabled=False):
-            stock = type(layer).forward(layer, hidden, mask)
-            patched = forward(layer, hidden, mask)
+            stock = _first(type(layer).forward(layer, hidden, *after))
+            patched = _first(forward(layer, hidden, *after))
         keep = real[:, : patched.shape[1]]
         ref = stock[:, : patched.shape[1]][keep].float()
         diff = float((patched[keep].float() - ref).abs().max())

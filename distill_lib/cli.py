@@ -38,7 +38,7 @@ from .cli_listings import (  # the listing commands and the names they share wit
     cmd_presets,
     cmd_tasks,
 )
-from .experiment import BASELINES, DEFAULT_PRESET, PRESETS, ExperimentConfig
+from .experiment import BASELINES, DEFAULT_PRESET, PRESETS, RECIPES, ExperimentConfig
 from .layers import ALIASES, DATA_DRIVEN, STRATEGIES
 from .teacher import TEACHERS
 
@@ -180,6 +180,10 @@ def build_config(args: argparse.Namespace) -> ExperimentConfig:
         "cross_domain": args.cross_domain,
         "output_dir": args.output_dir,
         "workers": args.workers,
+        "recipes": args.recipes,
+        "recipe_strategies": args.recipe_strategies,
+        "budgets": args.budgets,
+        "budget_strategies": args.budget_strategies,
         "student_train": base.student_train.replace(**train),
         "teacher_train": base.teacher_train.replace(**teacher),
     }
@@ -326,6 +330,7 @@ def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     """``distill-lib report``: print a finished comparison again, rewrite its tables and redraw
     its figures (no training, no network)."""
     from .experiment import story  # pandas: only when a report is made
+    from .experiment.axes import save_axis_tables
     from .experiment.runner import check_writable
 
     try:
@@ -342,6 +347,7 @@ def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(str(err))
     if not results.missing:
         results.save_tables()  # tables of the current code, from the same JSONs
+        save_axis_tables(results)
     code = print_results(results, args)
     return _write_readme(results, args.readme, parser.prog) if args.readme else code
 
@@ -471,6 +477,16 @@ def _add_training_options(train: argparse._ArgumentGroup) -> None:
     train.add_argument("--epochs", type=_positive_int, metavar="N", help="epochs of every student")
     train.add_argument("--teacher-epochs", type=_positive_int, metavar="N",
                        help="epochs of the teacher")
+    train.add_argument("--recipes", type=_items, metavar="LIST",
+                       help=f"loss recipes to compare: {', '.join(RECIPES)} (logits: the main "
+                       "runs; the others add an intermediate loss)")
+    train.add_argument("--recipe-strategies", type=_items, metavar="LIST",
+                       help="strategies the other recipes train (default: all)")
+    train.add_argument("--budgets", type=_ints, metavar="LIST",
+                       help="training budgets in epochs, e.g. 2,8,16: a learning curve at a "
+                       "constant learning rate, one run per strategy and seed at the largest")
+    train.add_argument("--budget-strategies", type=_items, metavar="LIST",
+                       help="strategies of the budget axis (default: all; may add random-init)")
     train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                        help="where to train (default auto: a GPU if there is one)")
     train.add_argument("--workers", type=_positive_int, metavar="N",

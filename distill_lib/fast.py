@@ -13,9 +13,14 @@ rounding; where that is not known, the stock code runs (:mod:`distill_lib._fast_
 * 1 and 2 rewrite a layer's forward, so they patch only the (layer class, attention
   implementation) pairs they were written for (``_fast_guard.ALLOW_LIST``): the BERT layer
   and its copies (BERT/MiniLM, RoBERTa, XLM-R, ELECTRA) with ``eager`` or ``sdpa``
-  attention. Other families (MPNet, DistilBERT), ``flex_attention`` and flash attention, a
-  mask that is not a 4-d tensor, and a layer whose forward other code replaced (an
-  ``accelerate`` hook) keep the stock layer; :func:`supports_cls_only` says which is which.
+  attention, and the MPNet layer (its own explicit attention, with the relative-position
+  bias carried through; the forwards are in :mod:`distill_lib._fast_layers`). Other families
+  (DistilBERT, subclasses of these layers), ``flex_attention`` and flash attention, a mask
+  that is not a 4-d tensor (or, for MPNet, not additive), an MPNet layer asked for its
+  attention maps (BERT's layers are not asked: transformers 5 records them with hooks, and
+  the training loop never uses the levers with a loss that reads them), and a layer whose
+  forward other code replaced (an ``accelerate`` hook) keep the stock layer;
+  :func:`supports_cls_only` says which is which.
 * Before 1 or 2 is first used for a (layer class, attention implementation, device type,
   dtype), it runs next to the stock layer on a tiny batch; if they differ it stays off.
 * With dropout on, 2 reproduces the stock layer's dropout masks on the CPU only (see "No
@@ -51,7 +56,7 @@ It is never used when a loss reads hidden states or attention maps.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -59,6 +64,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import _fast_guard as _guard
+from . import _fast_layers as _layers_module
 from .student import encoder_layers
 
 __all__ = [
@@ -80,64 +86,13 @@ def supports_cls_only(model: nn.Module) -> bool:
     return len(layers) > 0 and _guard.refusal("cls_only", layers[-1]) is None
 
 
-def _attention(
-    layer: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    mask: torch.Tensor | None,
-) -> torch.Tensor:
-    """The BERT layer's attention core, as its own forward calls it.
-
-    ``query`` ``(batch, heads, q_len, head)``, ``key``/``value`` ``(batch, heads, seq_len,
-    head)``; returns the context ``(batch, q_len, heads, head)`` from the model's attention
-    implementation (sdpa or eager), with the layer's attention dropout when training.
-    """
-    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-    from transformers.models.bert.modeling_bert import eager_attention_forward
-
-    sa = layer.attention.self
-    attend = ALL_ATTENTION_FUNCTIONS.get_interface(
-        sa.config._attn_implementation, eager_attention_forward
-    )
-    context, _ = attend(
-        sa, query, key, value, mask,
-        dropout=sa.dropout.p if layer.training else 0.0, scaling=sa.scaling,
-    )
-    return context
-
-
-def _first_token_forward(
-    self: nn.Module,
-    hidden_states: torch.Tensor,
-    attention_mask: torch.Tensor | None = None,
-    *args: object,
-    **kwargs: object,
-) -> torch.Tensor:
-    """A BERT layer's forward for the first token only.
-
-    Args:
-        hidden_states: ``(batch, seq_len, hidden)``, the layer's input.
-        attention_mask: what the encoder passes its layers: ``None``, or an additive/boolean
-            mask of shape ``(batch, 1, seq_len or 1, seq_len)``.
-
-    Returns:
-        ``(batch, 1, hidden)``: the layer's output for the first token.
-    """
-    sa = self.attention.self
-    batch, seq_len, _ = hidden_states.shape
-    first = hidden_states[:, :1]
-    head = sa.attention_head_size
-    query = sa.query(first).view(batch, 1, -1, head).transpose(1, 2)
-    key = sa.key(hidden_states).view(batch, seq_len, -1, head).transpose(1, 2)
-    value = sa.value(hidden_states).view(batch, seq_len, -1, head).transpose(1, 2)
-    mask = attention_mask
-    if mask is not None and mask.dim() == 4 and mask.shape[-2] > 1:
-        mask = mask[..., :1, :]  # the first query's row
-    context = _attention(self, query, key, value, mask)
-    context = context.reshape(batch, 1, -1).contiguous()
-    attention_output = self.attention.output(context, first)
-    return self.feed_forward_chunk(attention_output)
+def _forward(lever: str, layer: nn.Module) -> Callable[..., object]:
+    """The rewritten forward for ``layer``'s design (looked up at each call, so a test can
+    replace it in :mod:`distill_lib._fast_layers`)."""
+    layout = _guard.layout(layer)
+    if layout is None:  # the class changed since it was patched: the guard refuses it anyway
+        return type(layer).forward
+    return getattr(_layers_module, _layers_module.FORWARDS[layout.family][lever])
 
 
 def _cls_only_layer_forward(
@@ -147,10 +102,12 @@ def _cls_only_layer_forward(
     *args: object,
     **kwargs: object,
 ) -> torch.Tensor:
-    """The forward :func:`cls_only_last_layer` installs: :func:`_first_token_forward` where it
-    is known to give the stock layer's first row, the layer's own forward otherwise."""
-    if _guard.usable("cls_only", self, _first_token_forward, hidden_states, attention_mask):
-        return _first_token_forward(self, hidden_states, attention_mask, *args, **kwargs)
+    """The forward :func:`cls_only_last_layer` installs: the first-token forward of the
+    layer's design where it is known to give the stock layer's first row, the layer's own
+    forward otherwise."""
+    forward = _forward("cls_only", self)
+    if _guard.usable("cls_only", self, forward, hidden_states, attention_mask, kwargs):
+        return forward(self, hidden_states, attention_mask, *args, **kwargs)
     return type(self).forward(self, hidden_states, attention_mask, *args, **kwargs)
 
 
@@ -211,76 +168,6 @@ def _layers(model: nn.Module, lever: str) -> list[nn.Module]:
 # instead of values nobody reads.
 
 
-def _real_tokens(attention_mask: torch.Tensor | None, batch: int, seq_len: int):
-    """``(batch * seq_len,)`` indices of the real tokens, from the mask a layer receives
-    (boolean, True = attend, or additive, 0 = attend; ``(batch, 1, seq_len, seq_len)``);
-    None when there is no padding or the mask has another form."""
-    if attention_mask is None or attention_mask.dim() != 4:
-        return None
-    if attention_mask.shape[0] != batch or attention_mask.shape[-1] != seq_len:
-        return None
-    first_row = attention_mask[:, 0, 0, :]  # what the first token may attend to: (batch, seq)
-    real = first_row if first_row.dtype == torch.bool else first_row == 0
-    if bool(real.all()):
-        return None
-    return real.reshape(-1).nonzero().squeeze(1)
-
-
-def _dropout_rows(x: torch.Tensor, dropout: nn.Module, rows: int, index: torch.Tensor):
-    """``dropout`` on the rows ``index`` of a ``(rows, hidden)`` tensor, with the mask a dropout
-    on the whole padded tensor would draw (same random numbers, same order)."""
-    p = float(dropout.p)
-    if not dropout.training or p == 0.0:
-        return x
-    noise = x.new_empty(rows, x.shape[-1]).bernoulli_(1 - p).div_(1 - p)
-    return x * noise.index_select(0, index)
-
-
-def _unpadded_forward(
-    self: nn.Module,
-    hidden_states: torch.Tensor,
-    attention_mask: torch.Tensor | None = None,
-    *args: object,
-    **kwargs: object,
-) -> torch.Tensor:
-    """A BERT layer's forward whose matmuls see only the real tokens.
-
-    Args:
-        hidden_states: ``(batch, seq_len, hidden)``.
-        attention_mask: what the encoder passes its layers (see :func:`_real_tokens`).
-
-    Returns:
-        ``(batch, seq_len, hidden)``; zeros at padding positions.
-    """
-    batch, seq_len, hidden = hidden_states.shape
-    index = _real_tokens(attention_mask, batch, seq_len)
-    if index is None:
-        return type(self).forward(self, hidden_states, attention_mask, *args, **kwargs)
-    rows = batch * seq_len
-    x = hidden_states.reshape(rows, hidden).index_select(0, index)  # (tokens, hidden)
-    sa = self.attention.self
-    head = sa.attention_head_size
-
-    def padded(t: torch.Tensor) -> torch.Tensor:  # (tokens, H) -> (batch, heads, seq, head)
-        out = t.new_zeros(rows, t.shape[-1]).index_copy(0, index, t)
-        return out.view(batch, seq_len, -1, head).transpose(1, 2)
-
-    query, key, value = padded(sa.query(x)), padded(sa.key(x)), padded(sa.value(x))
-    context = _attention(self, query, key, value, attention_mask)
-    context = context.reshape(rows, -1).index_select(0, index)  # (tokens, H)
-    out = self.attention.output
-    attention_output = out.LayerNorm(
-        _dropout_rows(out.dense(context), out.dropout, rows, index) + x
-    )
-    ffn = self.output
-    intermediate = self.intermediate(attention_output)
-    layer_output = ffn.LayerNorm(
-        _dropout_rows(ffn.dense(intermediate), ffn.dropout, rows, index) + attention_output
-    )
-    full = layer_output.new_zeros(rows, layer_output.shape[-1]).index_copy(0, index, layer_output)
-    return full.view(batch, seq_len, -1)
-
-
 def _unpadded_layer_forward(
     self: nn.Module,
     hidden_states: torch.Tensor,
@@ -288,10 +175,12 @@ def _unpadded_layer_forward(
     *args: object,
     **kwargs: object,
 ) -> torch.Tensor:
-    """The forward :func:`unpadded_layers` installs: :func:`_unpadded_forward` where it is
-    known to give the stock layer's result, the layer's own forward otherwise."""
-    if _guard.usable("unpadded", self, _unpadded_forward, hidden_states, attention_mask):
-        return _unpadded_forward(self, hidden_states, attention_mask, *args, **kwargs)
+    """The forward :func:`unpadded_layers` installs: the padding-free forward of the layer's
+    design where it is known to give the stock layer's result, the layer's own forward
+    otherwise."""
+    forward = _forward("unpadded", self)
+    if _guard.usable("unpadded", self, forward, hidden_states, attention_mask, kwargs):
+        return forward(self, hidden_states, attention_mask, *args, **kwargs)
     return type(self).forward(self, hidden_states, attention_mask, *args, **kwargs)
 
 
@@ -376,13 +265,17 @@ class CompactRows(nn.Module):
             if any(p is self.weight for p in group["params"]):
                 self.decay *= 1.0 - float(group["lr"]) * float(group.get("weight_decay", 0.0))
 
-    def full_weight(self, decay: float | None = None) -> torch.Tensor:
+    def full_weight(
+        self, decay: float | None = None, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The ``(num_embeddings, hidden)`` matrix training has produced: trained rows from
-        ``weight``, the others the original rows times ``decay`` (default: :attr:`decay`)."""
-        original = self.original[0].weight.detach().to(self.weight.device)
+        ``weight`` (default: :attr:`weight`; e.g. a kept earlier state's), the others the
+        original rows times ``decay`` (default: :attr:`decay`)."""
+        trained = (self.weight if weight is None else weight).detach()
+        original = self.original[0].weight.detach().to(trained.device)
         factor = self.decay if decay is None else decay
         full = original * factor if factor != 1.0 else original.clone()
-        full[self.rows] = self.weight.detach().to(full.dtype)
+        full[self.rows.to(trained.device)] = trained.to(full.dtype)
         return full
 
     def extra_repr(self) -> str:

@@ -146,6 +146,9 @@ plt.show()
 # | 05 strategies | distils one student per strategy, one seed | yes |
 # | 06 comparison | all strategies × seeds, baselines, statistics, analysis | yes |
 # | 07 the classic 12 -> 6 | a 12-layer teacher (MPNet, BERT-base size) -> 6 layers: a small run on a CPU, the full one on a GPU, and the committed CPU run's results | yes (small on a CPU) |
+# | 08 let the data choose | layer maps measured on the teacher (block influence, CKA, drop sensitivity) | yes |
+# | 09 use your student | the Trainer route, a DistilBERT-architecture student, loading it anywhere | yes |
+# | 10 does it last? | more training and other losses: does the gap between layer choices close? | yes (small on a CPU) |
 
 # %% [markdown]
 # ## Which device?

@@ -32,13 +32,14 @@
 # | machine | what this notebook trains | needs |
 # | --- | --- | --- |
 # | a CPU, or `DISTILL_LIB_QUICK=1` (as in CI) | a **small variant** of the `classic` preset: 128 training sentences, 2 epochs for the teacher and 1 for the students, two strategies (`first`, `uniform`), one seed, no baselines; a few minutes on 2 cores. It shows the mechanics; it is too small to answer anything. | PyPI only (the teacher's one-time fetch) |
-# | a CUDA GPU | the `classic` preset at **full size**: all 8,454 training sentences, 3 epochs for teacher and students, five strategies, three seeds, the baselines | a CUDA GPU |
+# | a CUDA GPU | the `classic` preset at **full size**: all 8,454 training sentences, 3 epochs for teacher and students, the five fixed and three data-driven strategies, three seeds, the baselines, and the budget and recipe axes (notebook 10) | a CUDA GPU |
 # | a CUDA GPU and the Hugging Face Hub, with `USE_HUB = True` | **BERT-base-uncased on GLUE SST-2** (preset `bert-base-sst2`), the papers' own setting | a CUDA GPU and the Hub |
 #
 # On every machine the notebook then shows what the **committed CPU run** of the `classic`
-# preset found (`runs/classic`: 640 training sentences, 2 epochs, five strategies, three
-# seeds, the baselines; about an hour on 2 CPU cores). It is read from its JSON files; nothing
-# is retrained.
+# preset found (`runs/classic`: 640 training sentences, 2 epochs, the five fixed and three
+# data-driven strategies, three seeds, the baselines; its main runs took 29 minutes on 2 CPU
+# cores). It is read from its JSON files; nothing is retrained. Its budget and recipe axes are
+# the subject of notebook 10.
 
 # %% [markdown]
 # On Google Colab the next cell installs `distill_lib` from GitHub (see notebook 1); anywhere
@@ -92,6 +93,10 @@ CI_VARIANT = {  # a CPU or CI: small enough for a few minutes on 2 cores
     "baselines": [],
     "teacher_train": TrainConfig(epochs=2, batch_size=16, lr=1e-4),  # 16 updates
     "student_train": TrainConfig(epochs=1, batch_size=16, lr=1e-4),
+    "budgets": [],  # the budget and recipe axes: notebook 10
+    "budget_strategies": None,
+    "recipes": ["logits"],
+    "recipe_strategies": None,
     "output_dir": "runs/classic-ci",
 }
 classic = ExperimentConfig.preset("classic")
@@ -246,10 +251,11 @@ else:
     display(pd.DataFrame(rows).round(1).astype(object).fillna(""))
 
 # %% [markdown]
-# ### Why this run and the 6 -> 3 runs disagree
+# ### This run next to the 6 -> 3 run
 #
-# On the 6-layer MiniLM teacher (notebooks 5 and 6) `first` is not the best map; here it is.
-# The table is written from the committed runs: what each run was and what it found.
+# Does `first`, the lower-layer map, rank the same on the 6-layer MiniLM teacher (notebooks 5
+# and 6) as on this 12-layer one? The table and the sentences under it are written from the
+# committed runs: what each run was and what it found.
 
 # %%
 runs = {"classic": analysed} if analysed is not None else {}

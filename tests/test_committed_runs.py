@@ -2,7 +2,8 @@
 
 Each committed output folder's ``config.json`` (read with today's key-schema migration) and
 the committed preset of the same name, planned with today's code, must name every run JSON in
-the folder, and nothing else.
+the folder, and nothing else; every main run must be there. Runs of the recipe and budget
+axes may still be training (they resume), and the README says how many are left.
 """
 
 from __future__ import annotations
@@ -34,12 +35,20 @@ def _committed_folders() -> list[str]:
 FOLDERS = _committed_folders()
 
 
-def _planned(folder: Path, config: ExperimentConfig) -> set[str]:
+def _planned(folder: Path, config: ExperimentConfig, main_only: bool = False) -> set[str]:
     teacher = next(folder.glob("runs/teacher-*.json"))
     n_teacher = len(json.loads(teacher.read_text())["layers"])
     scores = next(folder.glob("layer-scores-*.json"), None)
     measured = json.loads(scores.read_text()) if scores else None
-    return {job.filename for job in plan(config, n_teacher, measured)}
+    return {job.filename for job in plan(config, n_teacher, measured)
+            if not (main_only and job.variant)}
+
+
+def _check(folder: Path, config: ExperimentConfig) -> None:
+    committed = _committed(folder)
+    assert committed, f"{folder} holds no run JSONs"
+    assert committed <= _planned(folder, config), "a committed run no plan names (orphaned)"
+    assert _planned(folder, config, main_only=True) <= committed, "a main run is missing"
 
 
 def _committed(folder: Path) -> set[str]:
@@ -53,22 +62,18 @@ def test_there_are_committed_runs_to_pin():
 @pytest.mark.parametrize("name", FOLDERS)
 def test_config_json_plans_every_committed_run(name):
     folder = ROOT / name
-    config = ExperimentConfig.from_dict(json.loads((folder / "config.json").read_text()))
-    committed = _committed(folder)
-    assert committed, f"{folder} holds no run JSONs"
-    assert _planned(folder, config) == committed
+    _check(folder, ExperimentConfig.from_dict(json.loads((folder / "config.json").read_text())))
 
 
 @pytest.mark.parametrize("name", [n for n in FOLDERS if n in ("classic", "standard", "quick")])
 def test_preset_plans_every_committed_run(name):
-    folder = ROOT / name
-    config = ExperimentConfig.preset(name)
-    assert _planned(folder, config) == _committed(folder)
+    _check(ROOT / name, ExperimentConfig.preset(name))
 
 
 def test_committed_counts():
-    # 21 classic runs (5 strategies + 2 baselines, 3 seeds), 30 standard (8 + 2, 3 seeds)
-    assert len(_committed(ROOT / "classic")) == 21
+    # main runs: 30 classic and 30 standard (8 strategies + 2 baselines, 3 seeds each)
+    config = ExperimentConfig.preset("classic")
+    assert len(_planned(ROOT / "classic", config, main_only=True)) == 30
     assert len(_committed(ROOT / "standard")) == 30
 
 
@@ -103,3 +108,15 @@ def test_train_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.lr = 1.0  # type: ignore[misc]
     assert config.replace(lr=1.0).lr == 1.0 and config.lr == 5e-5
+
+
+def test_the_classic_budget_axis_has_the_best_data_driven_map():
+    """The classic preset names `drop` as the best data-driven map of its main runs (chosen
+    from them); it must stay so while those runs are the committed ones."""
+    from distill_lib.experiment import load_results
+    from distill_lib.layers import DATA_DRIVEN
+
+    results = load_results(ROOT / "classic", partial=True, log=None)
+    rows = results.summary[results.summary["name"].isin(list(DATA_DRIVEN))]
+    best = rows.sort_values("mean_accuracy")["name"].iloc[-1]
+    assert best in ExperimentConfig.preset("classic").budget_strategies

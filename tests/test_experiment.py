@@ -14,6 +14,7 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 import distill_lib.experiment as ex
 import distill_lib.experiment.prepare as prepare
 import distill_lib.experiment.runner as runner
+import distill_lib.experiment.student_runs as student_runs
 from distill_lib.experiment import Experiment, ExperimentConfig, compare_strategies, load_results
 from distill_lib.teacher import minilm_folder
 from distill_lib.train import TrainConfig
@@ -119,7 +120,7 @@ def test_compare_writes_runs_tables_and_resumes(tiny_setup, tmp_path, cache, mon
 
 def test_interrupted_run_loses_no_finished_run(tiny_setup, tmp_path, cache, monkeypatch):
     config = _config(tiny_setup, tmp_path / "out", baselines=[])
-    real_distill = runner.distill
+    real_distill = student_runs.distill
     calls = {"n": 0}
 
     def flaky_distill(*args, **kwargs):
@@ -128,7 +129,7 @@ def test_interrupted_run_loses_no_finished_run(tiny_setup, tmp_path, cache, monk
             raise KeyboardInterrupt  # as if the user pressed Ctrl-C during the third run
         return real_distill(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "distill", flaky_distill)
+    monkeypatch.setattr(student_runs, "distill", flaky_distill)
     with pytest.raises(KeyboardInterrupt):
         compare_strategies(config, progress=False, log=None)
     runs_dir = tmp_path / "out" / "runs"
@@ -137,7 +138,7 @@ def test_interrupted_run_loses_no_finished_run(tiny_setup, tmp_path, cache, monk
     assert not list(runs_dir.glob(".*tmp"))  # no half-written files
     mtimes = {p: p.stat().st_mtime_ns for p in runs_dir.glob("*-seed*.json")}
 
-    monkeypatch.setattr(runner, "distill", real_distill)
+    monkeypatch.setattr(student_runs, "distill", real_distill)
     lines: list[str] = []
     compare_strategies(config, progress=False, log=lines.append)
     assert sum("finished earlier" in line for line in lines) == 2

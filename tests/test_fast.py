@@ -14,13 +14,12 @@ import torch
 from datasets import DatasetDict
 from test_families import FAMILIES, _random_tokens
 
-from distill_lib import _fast_guard, make_student
-from distill_lib import fast as fast_module
+from distill_lib import _fast_guard, _fast_layers, make_student
 from distill_lib.fast import cls_only_last_layer, supports_cls_only, unpadded_layers
 from distill_lib.student import encoder_layers
 from distill_lib.train import TrainConfig, distill, fine_tune, predict_logits
 
-COVERED = {"bert", "roberta", "electra", "xlm-roberta"}
+COVERED = {"bert", "roberta", "electra", "xlm-roberta", "mpnet"}
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +60,9 @@ def test_logits_equal_the_full_models(family, attention):
     torch.testing.assert_close(again, full, rtol=0, atol=0)
 
 
-def test_gradients_equal_the_full_models_without_dropout():
-    model = FAMILIES["bert"]()
+@pytest.mark.parametrize("family", ["bert", "mpnet"])
+def test_gradients_equal_the_full_models_without_dropout(family):
+    model = FAMILIES[family]()
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
@@ -292,7 +292,7 @@ def test_unpadded_layers_give_the_same_loss_and_gradients_with_dropout_on(family
 
 
 def test_unpadded_layers_leave_unpadded_batches_and_other_masks_alone():
-    from distill_lib.fast import _real_tokens
+    from distill_lib._fast_layers import real_tokens as _real_tokens
 
     assert _real_tokens(None, 2, 5) is None
     full = torch.ones(2, 1, 5, 5, dtype=torch.bool)
@@ -331,20 +331,27 @@ def _logits_under_both_levers(model, batch, times: int = 1) -> tuple[bool, int, 
     return applied, switched, logits
 
 
-@pytest.mark.parametrize("kind", ["subclass", "mpnet"])
+@pytest.mark.parametrize("kind", ["subclass", "mpnet-subclass", "distilbert"])
 def test_a_layer_class_off_the_allow_list_falls_back_and_logs_once(kind, caplog):
-    """A BertLayer subclass may override forward, so it is not BertLayer; MPNet is another
-    design. Both run their own layers, and each lever says so once, not once per use."""
+    """A BertLayer or MPNetLayer subclass may override forward, so it is not on the list;
+    DistilBERT is another design. All run their own layers, and each lever says so once, not
+    once per use."""
     from transformers.models.bert.modeling_bert import BertLayer
+    from transformers.models.mpnet.modeling_mpnet import MPNetLayer
 
     class TracedBertLayer(BertLayer):
         pass
 
+    class TracedMPNetLayer(MPNetLayer):
+        pass
+
     caplog.set_level(logging.WARNING, logger="distill_lib.fast")
-    model = FAMILIES["bert" if kind == "subclass" else "mpnet"]().eval()
-    if kind == "subclass":
+    family = {"subclass": "bert", "mpnet-subclass": "mpnet"}.get(kind, kind)
+    model = FAMILIES[family]().eval()
+    traced = {"bert": TracedBertLayer, "mpnet": TracedMPNetLayer}.get(family)
+    if traced is not None:
         for layer in encoder_layers(model):
-            layer.__class__ = TracedBertLayer
+            layer.__class__ = traced
     name = type(encoder_layers(model)[0]).__name__
     batch = _batch()
     with torch.no_grad():
@@ -357,6 +364,32 @@ def test_a_layer_class_off_the_allow_list_falls_back_and_logs_once(kind, caplog)
         "using the stock layer",
         f"distill_lib.fast: padding-free layers off for {name} (not in the allow-list); "
         "using the stock layer",
+    ]
+
+
+def test_mpnet_layers_fall_back_for_attention_maps_and_masks_that_are_not_additive(caplog):
+    """MPNet adds its mask to the scores: a boolean mask reaching a layer, or a call that asks
+    for attention maps, runs the stock layer (logged once each); the logits stay the stock
+    model's and the attention maps come back whole."""
+    caplog.set_level(logging.WARNING, logger="distill_lib.fast")
+    model = FAMILIES["mpnet"]().eval()
+    batch = _batch()
+    with torch.no_grad():
+        stock = model(**batch, output_attentions=True)
+        with cls_only_last_layer(model) as applied, unpadded_layers(model) as switched:
+            shortcut = model(**batch, output_attentions=True)
+            layer = encoder_layers(model)[0]
+            hidden = torch.randn(2, 5, model.config.hidden_size)
+            boolean = torch.ones(2, 1, 5, 5, dtype=torch.bool)
+            boolean[1, ..., 3:] = False
+            (out,) = layer(hidden, boolean, None)
+    assert applied and switched == len(encoder_layers(model)) - 1
+    torch.testing.assert_close(shortcut.logits, stock.logits, rtol=0, atol=0)
+    assert [a.shape for a in shortcut.attentions] == [a.shape for a in stock.attentions]
+    assert out.shape == hidden.shape
+    reasons = [re.search(r"\((.*)\); using", line).group(1) for line in _fast_logs(caplog)]
+    assert reasons == ["attention maps asked for"] * 2 + [
+        "MPNet adds its mask to the scores, and this mask is not additive"
     ]
 
 
@@ -441,25 +474,29 @@ def test_a_removed_hooks_leftover_forward_counts_as_stock():
     assert hidden.shape[1] == _batch()["input_ids"].shape[1]  # the full layer again
 
 
+def _shifted(output, by: float):
+    """A layer's output plus ``by`` (MPNet's layers return a 1-tuple)."""
+    return (output[0] + by,) if isinstance(output, tuple) else output + by
+
+
+@pytest.mark.parametrize("family", ["bert", "mpnet"])
 @pytest.mark.parametrize("lever", ["cls_only", "unpadded"])
-def test_a_broken_lever_is_caught_by_the_self_check(lever, caplog, monkeypatch):
+def test_a_broken_lever_is_caught_by_the_self_check(lever, family, caplog, monkeypatch):
     """A lever that computes something else (here: 1e-2 added) is turned off before its first
     use: one warning naming it, the class and the difference, and the stock model's logits.
     The broken forward runs once, in the check, never in the model."""
-    name, block = {
-        "cls_only": ("_first_token_forward", cls_only_last_layer),
-        "unpadded": ("_unpadded_forward", unpadded_layers),
-    }[lever]
-    real = getattr(fast_module, name)
+    block = {"cls_only": cls_only_last_layer, "unpadded": unpadded_layers}[lever]
+    name = _fast_layers.FORWARDS[family][lever]
+    real = getattr(_fast_layers, name)
     calls = []
 
     def broken(*args, **kwargs):
         calls.append(1)
-        return real(*args, **kwargs) + 1e-2
+        return _shifted(real(*args, **kwargs), 1e-2)
 
-    monkeypatch.setattr(fast_module, name, broken)
+    monkeypatch.setattr(_fast_layers, name, broken)
     caplog.set_level(logging.WARNING, logger="distill_lib.fast")
-    model = FAMILIES["bert"]().eval()
+    model = FAMILIES[family]().eval()
     batch = _batch()
     with torch.no_grad():
         stock = model(**batch).logits
@@ -470,7 +507,8 @@ def test_a_broken_lever_is_caught_by_the_self_check(lever, caplog, monkeypatch):
             torch.testing.assert_close(logits, stock, rtol=0, atol=0)  # the stock layers ran
     assert switched and len(calls) == 1
     (line,) = _fast_logs(caplog)
-    assert line.startswith(f"distill_lib.fast: {_fast_guard.LEVERS[lever]} off for BertLayer")
+    layer = type(encoder_layers(model)[0]).__name__
+    assert line.startswith(f"distill_lib.fast: {_fast_guard.LEVERS[lever]} off for {layer}")
     difference = float(re.search(r"max difference ([0-9.e+-]+)", line).group(1))
     assert difference == pytest.approx(1e-2, rel=1e-2)
 
@@ -490,20 +528,22 @@ def test_the_self_check_runs_once_per_lever_class_attention_and_device(monkeypat
     assert len(checked) == 4
 
 
-def test_off_the_cpu_training_with_dropout_keeps_the_stock_layers(caplog, monkeypatch):
+@pytest.mark.parametrize("family", ["bert", "mpnet"])
+def test_off_the_cpu_training_with_dropout_keeps_the_stock_layers(family, caplog, monkeypatch):
     """Pretending to be on CUDA: in training with dropout the padding-free forward does not
     run (the same loss as the stock model, bit for bit); in evaluation it does."""
     monkeypatch.setattr(_fast_guard, "device_type", lambda tensor: "cuda")
     calls = []
-    real = fast_module._unpadded_forward
+    name = _fast_layers.FORWARDS[family]["unpadded"]
+    real = getattr(_fast_layers, name)
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(fast_module, "_unpadded_forward", counted)
+    monkeypatch.setattr(_fast_layers, name, counted)
     caplog.set_level(logging.WARNING, logger="distill_lib.fast")
-    model = FAMILIES["bert"]().train()
+    model = FAMILIES[family]().train()
     batch, labels = _batch(), torch.tensor([0, 1, 1, 0])
 
     def loss(flag: bool) -> torch.Tensor:

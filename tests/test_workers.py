@@ -129,12 +129,13 @@ def test_a_bad_run_stops_the_hand_out_and_keeps_the_rest(
     _ = experiment.teacher
     jobs = list(experiment.jobs)
     bad = jobs[1]
-    object.__setattr__(bad, "name", "no-such-strategy")  # the worker cannot plan it
+    object.__setattr__(bad, "name", "no-such-strategy")  # named so in the error
+    object.__setattr__(bad, "key", "0" * 12)  # a key the worker cannot plan
     with local_executor(2) as executor, pytest.raises(ValueError, match="no-such-strategy"):
         runner.run_on_executor(
             executor, runner.train_run, jobs[:3], config.to_dict(),
-            write=lambda job, record: experiment.store.write(experiment.store.run_path(job),
-                                                             record),
+            write=lambda record: experiment.store.write(
+                experiment.store.run_path(experiment.job_by_key(record["key"])), record),
             finished=lambda *a: None, threads=1, window=2,
         )
     written = _runs(tmp_path / "out")
@@ -221,7 +222,7 @@ def test_kill_9_of_the_parent_ends_its_workers(tmp_path):
     assert not _alive(worker)
 
 
-def _crash(config, name, seed, threads):  # a worker dies mid-run (out of memory, a segfault)
+def _crash(config, key, threads):  # a worker dies mid-run (out of memory, a segfault)
     os._exit(3)
 
 
@@ -230,7 +231,7 @@ def test_a_worker_that_dies_is_one_clear_error():
 
     from distill_lib.experiment.workers import local_executor, run_on_executor
 
-    jobs = [SimpleNamespace(name="first", seed=s) for s in (0, 1, 2)]
+    jobs = [SimpleNamespace(name="first", seed=s, key=f"k{s}") for s in (0, 1, 2)]
     written: list = []
     with local_executor(2) as executor, pytest.raises(RuntimeError) as info:
         run_on_executor(executor, _crash, jobs, {}, write=lambda *a: written.append(a),

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import BASELINES, DEFAULT_PRESET, PRESETS, ExperimentConfig, Preset
+from .config import BASELINES, DEFAULT_PRESET, PRESETS, RECIPES, ExperimentConfig, Preset
 from .store import RUN_FORMAT, Job, RunStore, check_teacher_record, plan
 
 if TYPE_CHECKING:
@@ -69,14 +69,16 @@ def load_results(
     (through ``log``), set aside and counted as missing.
 
     Args:
-        partial: summarise the runs that are there when some are missing (their file names
-            are in ``results.missing``) instead of raising.
+        partial: summarise the runs that are there when some main runs are missing (their
+            file names are in ``results.missing``) instead of raising. Runs of the recipe and
+            budget axes still to train never raise: their file names are in
+            ``results.missing_axes``, and the axes are summarised from the finished ones.
         redo_hint: how the line about a damaged file ends (this function trains nothing, so
             it says how to redo the run; the CLI names `distill-lib compare`).
 
     Raises:
-        FileNotFoundError: the folder holds no comparison, or (unless ``partial``) some runs
-            are not finished.
+        FileNotFoundError: the folder holds no comparison, or (unless ``partial``) some main
+            runs are not finished.
     """
     from .results import summarise  # pandas and scipy: only when results are summarised
 
@@ -98,10 +100,15 @@ def load_results(
             f"{store.root} has no teacher evaluation for this config; run compare_strategies "
             "to finish it."
         )
-    jobs = plan(config, len(teacher_record["layers"]))
+    measured = store.read_json(store.layer_scores_path(config))
+    jobs = plan(config, len(teacher_record["layers"]), measured)
     records = [store.read_run(job) for job in jobs]
-    missing = [job.filename for job, r in zip(jobs, records, strict=True) if r is None]
-    if missing and (not partial or len(missing) == len(jobs)):
+    missing = [job.filename for job, r in zip(jobs, records, strict=True)
+               if r is None and not job.variant]
+    missing_axes = [job.filename for job, r in zip(jobs, records, strict=True)
+                    if r is None and job.variant]
+    if (missing and not partial) or len(missing) + len(missing_axes) == len(jobs):
+        missing = missing + missing_axes
         raise FileNotFoundError(
             f"{len(missing)} of {len(jobs)} runs in {store.runs_dir} are missing or were set "
             f"aside (e.g. {missing[0]}); run compare_strategies(config) (or `distill-lib "
@@ -113,10 +120,10 @@ def load_results(
     efficiency = store.read_json(store.efficiency_path) or {}
     results = summarise(config, [r for r in records if r is not None], teacher_record, majority,
                         efficiency, store.root)
-    results.missing = missing
+    results.missing, results.missing_axes = missing, missing_axes
     # the teacher's layer measurements, if this folder holds them (also when its data-driven
     # strategies were measured but not trained): the figures show what they would pick
-    results.measured = store.read_json(store.layer_scores_path(config))
+    results.measured = measured
     return results
 
 
@@ -125,6 +132,7 @@ __all__ = [
     "DEFAULT_PRESET",
     "METHOD",
     "PRESETS",
+    "RECIPES",
     "RUN_FORMAT",
     "Comparison",
     "Experiment",

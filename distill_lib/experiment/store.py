@@ -24,7 +24,7 @@ from typing import Any
 from .._io import atomic_write_json, atomic_write_text
 from ..layers import describe_strategy, is_data_driven, select_layers
 from ..train_config import TrainConfig
-from .config import ExperimentConfig
+from .config import ExperimentConfig, budget_train_config, recipe_train_config
 from .keys import RUN_FORMAT, migrate_run_record, run_key, train_key
 
 RUN_FIELDS = ("name", "kind", "seed", "layers", "init", "history", "best_epoch", "test")
@@ -54,7 +54,8 @@ def eval_key(config: ExperimentConfig) -> str:
 
 @dataclass(frozen=True)
 class Job:
-    """One student to train: a strategy or baseline at one seed."""
+    """One student to train: a strategy or baseline at one seed (and a recipe or budget of the
+    comparison's axes, where it is on one)."""
 
     name: str
     kind: str
@@ -65,28 +66,37 @@ class Job:
     train_config: TrainConfig
     key: str
     data_driven: bool = False
+    recipe: str = "logits"
+    """The loss recipe (:data:`~distill_lib.experiment.config.RECIPES`)."""
+    budget: int | None = None
+    """Epochs on the budget axis; None for the main runs and the recipe axis."""
+
+    @property
+    def variant(self) -> str:
+        """``""`` for a main run, else what sets it apart: ``"hidden"``, ``"16 epochs"``."""
+        if self.budget is not None:
+            return f"{self.budget} epoch{'s' if self.budget > 1 else ''}"
+        return "" if self.recipe == "logits" else self.recipe
+
+    @property
+    def label(self) -> str:
+        """The name, with the variant in brackets where there is one (for logs)."""
+        return f"{self.name} ({self.variant})" if self.variant else self.name
 
     @property
     def filename(self) -> str:
-        return f"{self.name}-seed{self.seed}-{self.key}.json"
+        tag = "" if not self.variant else "-" + self.variant.replace(" epochs", "ep").replace(
+            " epoch", "ep")
+        return f"{self.name}{tag}-seed{self.seed}-{self.key}.json"
 
 
-def plan(
-    config: ExperimentConfig, n_teacher: int, measured: dict[str, Any] | None = None
-) -> list[Job]:
-    """Every student run of the comparison, with the key that names its JSON.
+_Spec = tuple[str, str, "list[int] | None", str, "float | None"]  # name, kind, layers, init, alpha
 
-    A data-driven strategy (``influence``, ``cka-cover``, ``drop``) gets its layers from
-    ``measured`` (the teacher's measurements) and ``None`` until they exist. Its key does not
-    depend on them: the measurements follow from the teacher (its key) and the calibration
-    size, both in the key. It may pick the same layers as a fixed strategy; the runner then
-    reuses that run instead of training the same student twice.
 
-    Raises:
-        ValueError: a strategy cannot be built for this teacher depth, or two fixed strategies
-            give the same layer map (the same student would be trained twice).
-    """
-    specs: list[tuple[str, str, list[int] | None, str, float | None]] = []
+def _specs(config: ExperimentConfig, n_teacher: int, measured: dict[str, Any] | None
+           ) -> list[_Spec]:
+    """The students of the main runs: each strategy, then the student baselines."""
+    specs: list[_Spec] = []
     maps: dict[tuple[int, ...], str] = {}
     for strategy in config.strategies:
         name = describe_strategy(strategy)
@@ -112,25 +122,74 @@ def plan(
     if "no-kd" in config.baselines:
         layers = select_layers(config.no_kd_layers, n_teacher, config.student_layers)
         specs.append(("no-kd", "baseline", layers, "teacher", 0.0))
-    jobs = []
-    for name, kind, layers, init, alpha in specs:
-        for seed in config.seeds:
-            train_config = config.student_train.replace(seed=seed)
-            if alpha is not None:
-                train_config = train_config.replace(alpha=alpha)
-            data_driven = is_data_driven(name)
-            chosen_by = ("measured", config.calibration_size) if data_driven else layers
-            key = run_key(
-                RUN_FORMAT,
-                teacher_key(config),
-                eval_key(config),
-                name,
-                chosen_by,
-                init,
-                train_key(train_config),
-            )
-            jobs.append(Job(name, kind, layers, init, seed, train_config, key, data_driven))
+    return specs
+
+
+def plan(
+    config: ExperimentConfig, n_teacher: int, measured: dict[str, Any] | None = None
+) -> list[Job]:
+    """Every student run of the comparison, with the key that names its JSON.
+
+    The main runs first (every strategy and baseline at every seed), then the recipe axis and
+    the budget axis (:class:`ExperimentConfig` ``recipes``/``budgets``), each for its
+    strategies. A data-driven strategy (``influence``, ``cka-cover``, ``drop``) gets its
+    layers from ``measured`` (the teacher's measurements) and ``None`` until they exist. Its
+    key does not depend on them: the measurements follow from the teacher (its key) and the
+    calibration size, both in the key. It may pick the same layers as a fixed strategy; the
+    runner then reuses that run instead of training the same student twice. A run's key holds
+    its whole training config, so a recipe's loss weights and a budget's epochs and schedule
+    name different files.
+
+    Raises:
+        ValueError: a strategy cannot be built for this teacher depth, or two fixed strategies
+            give the same layer map (the same student would be trained twice).
+    """
+    specs = _specs(config, n_teacher, measured)
+    variants: list[tuple[str, int | None, list[str] | None]] = [("logits", None, None)]
+    variants += [(r, None, config.axis_names("recipe")) for r in config.recipes
+                 if r != "logits"]
+    variants += [("logits", b, config.axis_names("budget")) for b in config.budgets]
+    jobs, keys = [], set()
+    for recipe, budget, names in variants:
+        for spec in specs:
+            if names is not None and spec[0] not in names:
+                continue
+            for seed in config.seeds:
+                job = _job(config, spec, seed, recipe, budget)
+                if job.key not in keys:  # e.g. a budget equal to the main runs' settings
+                    jobs.append(job)
+                    keys.add(job.key)
     return jobs
+
+
+def _job(config: ExperimentConfig, spec: _Spec, seed: int, recipe: str, budget: int | None
+         ) -> Job:
+    name, kind, layers, init, alpha = spec
+    train_config = recipe_train_config(config.student_train.replace(seed=seed), recipe)
+    if budget is not None:
+        train_config = budget_train_config(train_config, budget)
+    if alpha is not None:
+        train_config = train_config.replace(alpha=alpha)
+    data_driven = is_data_driven(name)
+    chosen_by = ("measured", config.calibration_size) if data_driven else layers
+    key = run_key(
+        RUN_FORMAT,
+        teacher_key(config),
+        eval_key(config),
+        name,
+        chosen_by,
+        init,
+        train_key(train_config),
+    )
+    return Job(name, kind, layers, init, seed, train_config, key, data_driven, recipe, budget)
+
+
+def budget_group(jobs: Sequence[Job], job: Job) -> list[Job]:
+    """The budget-axis runs of ``job``'s student and seed, shortest first ([] off the axis)."""
+    if job.budget is None:
+        return []
+    same = [j for j in jobs if j.budget is not None and (j.name, j.seed) == (job.name, job.seed)]
+    return sorted(same, key=lambda j: j.budget or 0)
 
 
 def _missing(record: Any, fields: Sequence[str]) -> list[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,9 @@ import pandas as pd
 
 from .._io import atomic_write_text
 from ..layers import DATA_DRIVEN, STRATEGIES, choose_layers, select_layers
-from .results import ALPHA, CI_METHOD, METHOD, Comparison, Results
+from .axes import axes_story
+from .results import ALPHA, CI_METHOD, METHOD, Comparison, Results, wrap_markdown
 from .store import RunStore
-
-WIDTH = 100
-"""Prose is wrapped at this width (tables and links are not)."""
-
 
 # -- markers and files --------------------------------------------------------------------------
 
@@ -114,8 +110,7 @@ def _names(names: list[str]) -> str:
 
 
 def _wrap(text: str, first: str = "", rest: str = "") -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=first, subsequent_indent=rest,
-                         break_on_hyphens=False, break_long_words=False)
+    return wrap_markdown(text, first, rest)
 
 
 def _bullet(text: str, level: int = 0) -> str:
@@ -160,6 +155,7 @@ def section(results: Results, name: str | None = None) -> str:
         results.table(),
         legend(results),
         "\n".join(findings(results)),
+        axes_story(results, name),
     ]
     return "\n\n".join(p for p in parts if p)
 

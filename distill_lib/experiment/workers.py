@@ -122,7 +122,7 @@ def _as_failure(job: Any, err: BaseException) -> BaseException:
             "Finished runs are kept: run the same command again, with --workers 1 to train "
             "in this process only."
         )
-    message = f"{job.name} seed {job.seed}: {' '.join(str(err).split())}"
+    message = f"{getattr(job, 'label', job.name)} seed {job.seed}: {' '.join(str(err).split())}"
     try:
         failure = type(err)(message)
     except Exception:  # an exception type that does not take one message
@@ -136,18 +136,19 @@ def run_on_executor(
     task: Callable[..., dict],
     jobs: list[Any],
     config: dict[str, Any],
-    write: Callable[[Any, dict], None],
+    write: Callable[[dict], None],
     finished: Callable[[Any, dict, float], None],
     threads: int | None,
     window: int,
 ) -> dict[str, float]:
     """Train ``jobs`` on ``executor``, ``window`` at a time (its workers); returns timings.
 
-    ``task(config, name, seed, threads)`` runs in a worker and returns ``{"record": ...,
-    "timings": ...}`` (:func:`distill_lib.experiment.runner.train_run`).
+    ``task(config, job.key, threads)`` runs in a worker and returns ``{"records": [...],
+    "timings": ...}`` (:func:`distill_lib.experiment.runner.train_run`): the job's record
+    first, then any others its training gave (shorter budget runs).
 
-    ``write(job, record)`` stores each result as it arrives (this process is the only
-    writer); ``finished(job, record, seconds)`` reports it. See the module docs for failures.
+    ``write(record)`` stores each record as it arrives (this process is the only writer);
+    ``finished(job, record, seconds)`` reports the job's. See the module docs for failures.
     """
     todo = list(reversed(jobs))
     running: dict[cf.Future, tuple[Any, float]] = {}
@@ -158,7 +159,7 @@ def run_on_executor(
             while todo and not failures and len(running) < window:
                 job = todo.pop()
                 try:
-                    future = executor.submit(task, config, job.name, job.seed, threads)
+                    future = executor.submit(task, config, job.key, threads)
                 except BrokenProcessPool as err:  # a worker died before this run was handed out
                     failures.append(_as_failure(job, err))
                     break
@@ -173,10 +174,11 @@ def run_on_executor(
                 except BaseException as err:  # SystemExit in a worker too (our Ctrl-C: in wait)
                     failures.append(_as_failure(job, err))
                     continue
-                write(job, answer["record"])
+                for record in answer["records"]:
+                    write(record)
                 for part, seconds in answer["timings"].items():
                     timings[part] = timings.get(part, 0.0) + seconds
-                finished(job, answer["record"], time.perf_counter() - start)
+                finished(job, answer["records"][0], time.perf_counter() - start)
     if failures:
         raise failures[0]
     return timings

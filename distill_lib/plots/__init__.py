@@ -23,9 +23,9 @@ curves, cross-domain sets), the min-max range over seeds. Layers are counted fro
 
 The figures live in one module per family: :mod:`.curves` (learning curves),
 :mod:`.accuracy` (test accuracy), :mod:`.layers` (layer maps and the teacher's layer
-measurements), :mod:`.cross_domain`, with the shared colours and :func:`save_figure` in
-:mod:`._common` and :func:`plot_all` in :mod:`.all_figures`; everything public is importable
-from ``distill_lib.plots``.
+measurements), :mod:`.cross_domain`, :mod:`.axes` (the budget and recipe axes), with the
+shared colours and :func:`save_figure` in :mod:`._common` and :func:`plot_all` in
+:mod:`.all_figures`; everything public is importable from ``distill_lib.plots``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from __future__ import annotations
 from ._common import COLLAPSED_COLOR, PALETTE, color_for, save_figure
 from .accuracy import accuracy_plot
 from .all_figures import plot_all
+from .axes import budget_plot, recipe_plot
 from .cross_domain import cross_domain_plot, has_cross_domain
 from .curves import learning_curves
 from .layers import layer_map_plot, plot_cka, plot_layer_scores
@@ -41,6 +42,7 @@ __all__ = [
     "COLLAPSED_COLOR",
     "PALETTE",
     "accuracy_plot",
+    "budget_plot",
     "color_for",
     "cross_domain_plot",
     "has_cross_domain",
@@ -49,5 +51,6 @@ __all__ = [
     "plot_all",
     "plot_cka",
     "plot_layer_scores",
+    "recipe_plot",
     "save_figure",
 ]

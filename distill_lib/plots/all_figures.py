@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 
+from ..experiment.axes import drawable
 from ..layers import DATA_DRIVEN, choose_layers
 from ._common import save_figure
 from .accuracy import accuracy_plot
+from .axes import budget_plot, recipe_plot
 from .cross_domain import cross_domain_plot, has_cross_domain
 from .curves import learning_curves
 from .layers import layer_map_plot, plot_cka, plot_layer_scores
@@ -25,7 +27,8 @@ def plot_all(
 
     Keys: ``learning_curves``, ``accuracy``, ``layer_map``; ``cross_domain`` when the runs
     have cross-domain accuracies; ``layer_scores`` and ``cka`` when data-driven strategies
-    ran (``results.measured``). Files are named ``<prefix><key>.<ext>``.
+    ran (``results.measured``); ``budgets`` and ``recipes`` when the comparison has those
+    axes. Files are named ``<prefix><key>.<ext>``.
     """
     written: dict[str, list[Path]] = {}
     for key, make in _figure_makers(results).items():
@@ -51,4 +54,9 @@ def _figure_makers(results: Results) -> dict[str, Any]:
         chosen = {n: choose_layers(n, results.measured, k) for n in DATA_DRIVEN}
         makers["layer_scores"] = lambda r: plot_layer_scores(r.measured, chosen=chosen)
         makers["cka"] = lambda r: plot_cka(r.measured)
+    figures = drawable(results)
+    if figures["budgets"]:
+        makers["budgets"] = budget_plot
+    if figures["recipes"]:
+        makers["recipes"] = recipe_plot
     return makers
