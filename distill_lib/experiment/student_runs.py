@@ -14,7 +14,6 @@ teacher, data and tokenizer); they write nothing: the runner's process is the on
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from ..train import TrainResult, distill
 from .evaluation import evaluate_all
 from .keys import KEY_SCHEMA, RUN_FORMAT
 from .store import Job, budget_group
+from .story import updates
 
 
 def snapshot_targets(jobs: Sequence[Job], job: Job, finished: Callable[[Job], bool]
@@ -86,7 +86,8 @@ def _evaluated(exp: Any, job: Job, model: Any, result: TrainResult, start: float
         "budget_epochs": job.budget,
         "teacher_layers": exp.n_teacher,
         "train_config": job.train_config.to_dict(),
-        "updates": updates(len(exp.tokens["train"]), job.train_config),
+        "updates": updates(len(exp.tokens["train"]), job.train_config.batch_size,
+                           job.train_config.grad_accum_steps, job.train_config.epochs),
         "history": result.history,
         "best_epoch": result.best_epoch,
         "validation": result.best_validation,
@@ -97,13 +98,6 @@ def _evaluated(exp: Any, job: Job, model: Any, result: TrainResult, start: float
     if job.data_driven:
         record["selection"] = exp._selection(job)
     return record
-
-
-def updates(n_train: int, config: Any) -> int:
-    """Optimiser updates of a run of ``config.epochs`` epochs on ``n_train`` sentences (as
-    the training loop counts them: batches per epoch, over gradient accumulation)."""
-    batches = math.ceil(n_train / config.batch_size)
-    return math.ceil(batches / config.grad_accum_steps) * config.epochs
 
 
 def _spent_on_student(exp: Any, history: list[dict], start: float, trained: float) -> None:
