@@ -246,6 +246,8 @@ def _runtime_refusal(
         return f"attention mask is a {type(mask).__name__}, not a 4-d tensor"
     if call.get("output_attentions"):
         return "attention maps asked for"
+    if not all(type(m) is nn.Linear for m in layer.modules() if "Linear" in type(m).__name__):
+        return "its linear layers are not torch.nn.Linear (quantised, or adapted)"
     if _parts(layer).family == "mpnet" and mask is not None and not mask.is_floating_point():
         return "MPNet adds its mask to the scores, and this mask is not additive"
     device = device_type(hidden_states)

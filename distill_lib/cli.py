@@ -8,10 +8,9 @@ Sub-commands::
     distill-lib tasks                                the built-in data sets
     distill-lib presets                              the presets of ``compare`` and their sizes
 
-The CLI only parses. Options override fields of an
-:class:`~distill_lib.experiment.ExperimentConfig` built from a preset; the config and
-:func:`~distill_lib.experiment.validate` check them (where each fact is owned) before anything
-is trained or written, and their ``ValueError`` becomes a one-line usage error with exit code 2.
+The CLI only parses. Options override fields of an :class:`~distill_lib.experiment.ExperimentConfig`
+built from a preset; the config and :func:`~distill_lib.experiment.validate` check them (where
+each fact is owned) before anything is trained or written; a ``ValueError`` is a usage error (2).
 """
 
 from __future__ import annotations
@@ -184,6 +183,8 @@ def build_config(args: argparse.Namespace) -> ExperimentConfig:
         "recipe_strategies": args.recipe_strategies,
         "budgets": args.budgets,
         "budget_strategies": args.budget_strategies,
+        "distilbert_strategies": args.distilbert_strategies,
+        "footprint": args.footprint,
         "student_train": base.student_train.replace(**train),
         "teacher_train": base.teacher_train.replace(**teacher),
     }
@@ -192,7 +193,7 @@ def build_config(args: argparse.Namespace) -> ExperimentConfig:
         value = getattr(args, name)
         if value is not None:
             changes[name] = None if value == ALL else value
-    return base.replace(**changes)
+    return ExperimentConfig.from_preset(args.preset, changes)  # (fitting the preset's axes)
 
 
 def _option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -330,7 +331,6 @@ def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     """``distill-lib report``: print a finished comparison again, rewrite its tables and redraw
     its figures (no training, no network)."""
     from .experiment import story  # pandas: only when a report is made
-    from .experiment.axes import save_axis_tables
     from .experiment.runner import check_writable
 
     try:
@@ -346,8 +346,7 @@ def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     except USAGE_ERRORS as err:
         parser.error(str(err))
     if not results.missing:
-        results.save_tables()  # tables of the current code, from the same JSONs
-        save_axis_tables(results)
+        experiment.save_all_tables(results)  # tables of the current code, from the same JSONs
     code = print_results(results, args)
     return _write_readme(results, args.readme, parser.prog) if args.readme else code
 
@@ -480,13 +479,17 @@ def _add_training_options(train: argparse._ArgumentGroup) -> None:
     train.add_argument("--recipes", type=_items, metavar="LIST",
                        help=f"loss recipes to compare: {', '.join(RECIPES)} (logits: the main "
                        "runs; the others add an intermediate loss)")
-    train.add_argument("--recipe-strategies", type=_items, metavar="LIST",
-                       help="strategies the other recipes train (default: all)")
+    train.add_argument("--recipe-strategies", type=_items, metavar="LIST", help="strategies the "
+                       "other recipes train (default: all)")
     train.add_argument("--budgets", type=_ints, metavar="LIST",
                        help="training budgets in epochs, e.g. 2,8,16: a learning curve at a "
                        "constant learning rate, one run per strategy and seed at the largest")
     train.add_argument("--budget-strategies", type=_items, metavar="LIST",
                        help="strategies of the budget axis (default: all; may add random-init)")
+    train.add_argument("--distilbert-strategies", type=_items, metavar="LIST",
+                       help="strategies also trained as DistilBERT students (BERT teachers)")
+    train.add_argument("--footprint", action=argparse.BooleanOptionalAction,
+                       help="size, latency, accuracy (and int8) after the runs")
     train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                        help="where to train (default auto: a GPU if there is one)")
     train.add_argument("--workers", type=_positive_int, metavar="N",

@@ -81,6 +81,7 @@ from ._weights import skip_random_init
 from .layers import check_layer_list, describe_strategy
 
 __all__ = [
+    "check_distilbert_model_type",
     "check_distilbert_teacher",
     "distilbert_config",
     "distilbert_state_dict",
@@ -145,6 +146,15 @@ def _refusal(teacher: PreTrainedModel) -> str | None:
     if teacher.bert.pooler is None:
         return "it has no pooler, the dense layer DistilBERT's pre_classifier is copied from"
     return None
+
+
+def check_distilbert_model_type(model_type: str, teacher: str, option: str) -> None:
+    """Before any work: one ``ValueError`` if a teacher of ``model_type`` (from its
+    ``config.json``) can never become a DistilBERT student; ``option`` names the setting to
+    change. The full check (:func:`check_distilbert_teacher`) needs the loaded model."""
+    if model_type in _WHY_NOT:
+        raise ValueError(f"{option}: teacher {teacher!r} ({model_type}) cannot become a "
+                         f"DistilBERT student: {_WHY_NOT[model_type]}. Leave {option} empty.")
 
 
 def check_distilbert_teacher(teacher: PreTrainedModel) -> None:

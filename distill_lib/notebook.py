@@ -126,9 +126,7 @@ def setup(
     quick = is_quick()
     name = preset or ("quick" if quick else "standard")
     changes = dict((quick_changes if quick else full_changes) or {})
-    config = ExperimentConfig.preset(name)
-    if changes:
-        config = config.replace(**changes)
+    config = ExperimentConfig.from_preset(name, changes)  # (the preset's axes fit the changes)
     root = repo_root()
     out = Path(config.output_dir)
     if not out.is_absolute():

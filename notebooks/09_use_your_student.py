@@ -49,11 +49,19 @@ from transformers import PrinterCallback, pipeline
 from distill_lib import distill, make_student
 from distill_lib.device import placement
 from distill_lib.experiment import Experiment
+from distill_lib.experiment.footprint import (
+    architecture_lines,
+    architecture_table,
+    footprint_lines,
+    footprint_markdown,
+    footprint_table,
+)
 from distill_lib.hf_trainer import DistillationTrainer, DistillationTrainingArguments
 from distill_lib.inference import evaluate_model, teacher_logits
 from distill_lib.metrics import classification_metrics
 from distill_lib.notebook import setup
-from distill_lib.stats import majority_noise_margin, paired_bootstrap
+from distill_lib.plots import footprint_plot
+from distill_lib.stats import majority_noise_margin
 from distill_lib.train import save_checkpoint
 
 # %% [markdown]
@@ -234,43 +242,58 @@ display(Markdown(
 # head starts from BERT's pooler, but with DistilBERT's ReLU where BERT has tanh, so training
 # adapts it. An MPNet or RoBERTa teacher gets an error saying why.
 #
-# Is the DistilBERT student as good? Each seed of the preset's `uniform` run (the same-class
-# student, read from the run folder) gets a DistilBERT twin trained with the same settings, and
-# the usual paired bootstrap (same seeds, same test sentences) compares them.
+# Is the DistilBERT student as good? The presets answer it in the comparison itself:
+# `distilbert_strategies=["uniform"]` trains a DistilBERT twin of each seed of the `uniform`
+# run, with the same settings (`exp.run(..., architecture="distilbert")` trains or reads one),
+# and `architecture_table` pairs each twin with its same-class run: the usual paired bootstrap
+# over the same seeds and test sentences.
 
 # %%
-same_class = {seed: exp.run("uniform", seed) for seed in config.seeds}
-labels = pd.Series(tokens["test"]["label"]).to_numpy()
-distilbert_students = {}
-correct_distilbert, correct_same = [], []
-for seed in config.seeds:
-    cfg = exp.job("uniform", seed).train_config.replace(progress=False)
-    student = make_student(teacher, "uniform", n_student=config.student_layers,
-                           architecture="distilbert")
-    trained = distill(student, teacher, tokens, cfg, tokenizer=tokenizer).model
-    test = evaluate_model(trained, tokens["test"], tokenizer=tokenizer,
-                          batch_size=cfg.eval_batch_size, return_predictions=True)
-    distilbert_students[seed] = (trained, test["accuracy"])
-    correct_distilbert.append(pd.Series(test["predictions"]).to_numpy() == labels)
-    correct_same.append(pd.Series(same_class[seed]["test"]["predictions"]).to_numpy() == labels)
-test = paired_bootstrap(correct_distilbert, correct_same, n_resamples=2000)
-print(type(trained).__name__, "student layer i <- teacher layer",
-      trained.config.distill_lib["teacher_layers"])
+print("DistilBERT arm of this comparison:", config.distilbert_strategies)
+twins = {seed: exp.run("uniform", seed, architecture="distilbert") for seed in config.seeds}
 pd.DataFrame({
     "seed": list(config.seeds),
-    "DistilBERT student": [distilbert_students[s][1] for s in config.seeds],
-    "same-class student": [same_class[s]["test"]["accuracy"] for s in config.seeds],
+    "DistilBERT student": [twins[s]["test"]["accuracy"] for s in config.seeds],
+    "same-class student": [exp.run("uniform", s)["test"]["accuracy"] for s in config.seeds],
 }).round(4)
 
+# %% [markdown]
+# `exp.results()` gathers every run of the comparison (training what is missing) and, since
+# the preset asks for it (`footprint=True`), measures the footprint of the next section.
+
 # %%
-significant = test["p_value"] < 0.05
-display(Markdown(
-    f"**DistilBERT minus same-class student**, `uniform` layers, {len(config.seeds)} seeds: "
-    f"{100 * test['diff']:+.1f} points (95% CI {100 * test['ci_low']:+.1f} to "
-    f"{100 * test['ci_high']:+.1f}; p = {test['p_value']:.2g}): "
-    + ("the architectures differ here." if significant else
-       "this run cannot tell the two architectures apart.")
-))
+results = exp.results()
+arch = architecture_table(results)
+arch.round(4)
+
+# %%
+for line in architecture_lines(results):
+    display(Markdown(line))
+
+# %% [markdown]
+# ## Size, latency, accuracy
+#
+# What does a student cost to run, and what does it keep? After the runs, the comparison
+# measures each model on its device: parameters, size on disk, and the latency of one sentence
+# and of a batch of 32 (mean ± standard deviation of repeated passes after untimed warm-up
+# passes; the thread count is stated). The teacher; the student (every strategy's student has
+# the same shape and so the same cost: what differs is its accuracy); the DistilBERT student;
+# and the best student after `torch.ao.quantization.quantize_dynamic`, which stores the linear
+# layers' weights in int8 and quantises their inputs on the fly (CPU only). Runs keep no
+# weights, so the best strategy's first seed is trained again for it; on the same machine it
+# is the same run, and the sentences below say whether its accuracy matched.
+#
+# The timings depend on the machine and on what else it was doing: read the ratios, not the
+# milliseconds.
+
+# %%
+table = footprint_table(results)
+display(Markdown(footprint_markdown(table)))
+for line in footprint_lines(results):
+    display(Markdown(line))
+
+# %%
+footprint_plot(results)
 
 # %% [markdown]
 # ## Load it anywhere
@@ -282,8 +305,12 @@ display(Markdown(
 # every speed lever used in training).
 
 # %%
-best_seed = max(distilbert_students, key=lambda s: distilbert_students[s][1])
-model = distilbert_students[best_seed][0].eval()
+cfg = exp.job("uniform", SEED).train_config.replace(progress=False)
+student = make_student(teacher, "uniform", n_student=config.student_layers,
+                       architecture="distilbert")
+model = distill(student, teacher, tokens, cfg, tokenizer=tokenizer).model.eval()
+print(type(model).__name__, "student layer i <- teacher layer",
+      model.config.distill_lib["teacher_layers"])
 sentences = ["A warm, funny and beautifully acted film.", "Dull, slow and far too long."]
 with tempfile.TemporaryDirectory() as folder:
     save_checkpoint(model, tokenizer, folder)

@@ -68,9 +68,11 @@ from IPython.display import Markdown, display
 
 from distill_lib.experiment import RECIPES, compare_strategies, load_results
 from distill_lib.experiment.axes import (
+    axis_records,
     axis_verdicts,
     budget_gaps,
     budget_table,
+    missing_axis_runs,
     recipe_gaps,
     recipe_table,
 )
@@ -111,7 +113,7 @@ print("recipes:", {name: RECIPES[name] or "soft targets + hard labels" for name 
 
 # %%
 results = compare_strategies(config, progress=False)
-print(f"{len(results.runs)} main runs and {len(results.axis_runs)} runs on the axes")
+print(f"{len(results.runs)} main runs and {len(axis_records(results))} runs on the axes")
 
 # %% [markdown]
 # `budget_table` gives accuracy per strategy and budget (mean over seeds, the bootstrap
@@ -161,10 +163,11 @@ for name in ("classic", "standard"):
     except FileNotFoundError as err:
         print(f"runs/{name}: {str(err).split(';')[0]}")
         continue
-    if loaded.axis_runs:
+    if axis_records(loaded):
         committed[name] = loaded
-        print(f"runs/{name}: {len(loaded.axis_runs)} runs on the axes"
-              + (f", {len(loaded.missing_axes)} still to train" if loaded.missing_axes else ""))
+        missing = missing_axis_runs(loaded)
+        print(f"runs/{name}: {len(axis_records(loaded))} runs on the axes"
+              + (f", {len(missing)} still to train" if missing else ""))
     else:
         print(f"runs/{name}: no axes in this folder yet")
 

@@ -568,7 +568,9 @@ def test_preset_defaults_reach_the_config(
     code, out, err = run(capsys, "compare", "--no-progress")
     assert code == 130 and "run the same command again to resume" in err
     quick = experiment.ExperimentConfig.preset("quick")
-    n = (len(quick.strategies) + 2) * len(quick.seeds)  # + random-init and no-kd
+    # + random-init and no-kd, + the DistilBERT arm
+    n = (len(quick.strategies) + 2 + len(quick.distilbert_strategies)) * len(quick.seeds)
+    assert quick.distilbert_strategies == ["uniform"]
     assert f"{n} student runs, 0 finished earlier, {n} to train" in out
     assert seen["config"] == experiment.ExperimentConfig.preset("quick")
     assert seen["kwargs"]["progress"] is False and seen["kwargs"]["log"] is print

@@ -71,10 +71,14 @@ def test_preset_plans_every_committed_run(name):
 
 
 def test_committed_counts():
-    # main runs: 30 classic and 30 standard (8 strategies + 2 baselines, 3 seeds each)
+    # main runs: 30 classic and 30 standard (8 strategies + 2 baselines, 3 seeds each); the
+    # standard folder also holds the 3 seeds of its DistilBERT twin of `uniform`
     config = ExperimentConfig.preset("classic")
     assert len(_planned(ROOT / "classic", config, main_only=True)) == 30
-    assert len(_committed(ROOT / "standard")) == 30
+    standard = _committed(ROOT / "standard")
+    assert len([n for n in standard if "-distilbert-" not in n]) == 30
+    assert sorted(n.split("-seed")[0] for n in standard if "-distilbert-" in n) == [
+        "uniform-distilbert"] * 3
 
 
 def test_an_older_config_json_is_migrated_not_defaulted():

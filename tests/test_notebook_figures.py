@@ -18,8 +18,8 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 DRAWS = re.compile(
     r"^(?:\w+\s*=\s*)?(?:plots\.)?(learning_curves|accuracy_plot|layer_map_plot|"
-    r"cross_domain_plot|plot_layer_scores|plot_cka|budget_plot|recipe_plot|show_figure|"
-    r"plt\.show|display\(Image)\(",
+    r"cross_domain_plot|plot_layer_scores|plot_cka|budget_plot|recipe_plot|footprint_plot|"
+    r"show_figure|plt\.show|display\(Image)\(",
     re.MULTILINE,
 )
 """A figure drawn at a cell's top level (a call under ``if``/``for`` is indented: not matched,

@@ -168,3 +168,9 @@ def test_report_rewrites_only_the_marked_section(tmp_path, capsys):
     assert text.startswith(f"intro\n{start}\n") and text.endswith(f"\n{end}\noutro\n")
     assert "stale table" not in text
     assert story.read_section(text, "classic") == story.section(load_results(folder), "classic")
+
+
+def test_every_figure_the_readme_shows_is_committed():
+    shown = re.findall(r"!\[[^\]]*\]\((figures/[^)]+)\)", README.read_text(encoding="utf-8"))
+    assert shown  # the check has figures to check
+    assert [p for p in shown if not (ROOT / p).is_file()] == []

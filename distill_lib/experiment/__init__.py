@@ -13,7 +13,9 @@ or from a shell: ``distill-lib compare --preset quick``. The pieces, one idea ea
   latency and the teacher's layer measurements;
 * :mod:`.runner`: :class:`Experiment` and :func:`compare_strategies`, which train and evaluate;
 * :mod:`.workers`: student runs side by side on any ``concurrent.futures`` executor;
-* :mod:`.results`: :class:`Results` and every table and sentence printed from it.
+* :mod:`.results`: :class:`Results` and every table and sentence printed from it;
+  :mod:`.axes`: the recipe and budget axes; :mod:`.footprint`: the DistilBERT arm and the
+  size, latency and accuracy of every model (int8 included).
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
+
+
+def save_all_tables(results: Results) -> list[Path]:
+    """Write every table of a comparison (main, axes, footprint) as CSV + Markdown."""
+    from .axes import save_axis_tables
+    from .footprint import save_footprint_tables
+
+    return [*results.save_tables(), *save_axis_tables(results),
+            *save_footprint_tables(results)]
 
 
 def load_results(
@@ -144,6 +155,7 @@ __all__ = [
     "compare_strategies",
     "load_results",
     "plan",
+    "save_all_tables",
     "summarise",
     "validate",
 ]

@@ -25,12 +25,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._io import atomic_write_text
 from ..stats import bootstrap_accuracy_ci, collapse_reason, paired_bootstrap
 from .config import RECIPES, budget_train_config
-from .results import Results, wrap_markdown
+from .results import Results, save_frames, wrap_markdown
 
 GAP_COLUMNS = ["a", "b", "diff", "ci_low", "ci_high", "p_value", "collapsed"]
+
+
+def axis_records(results: Results) -> list[dict[str, Any]]:
+    """The finished runs of the recipe and budget axes (``results.axis_runs`` also holds the
+    DistilBERT runs, :mod:`.footprint`'s)."""
+    return [r for r in results.axis_runs if r.get("architecture", "same") == "same"]
+
+
+def missing_axis_runs(results: Results) -> list[str]:
+    """The files of the recipe and budget axes still to train (no DistilBERT run)."""
+    return [f for f in results.missing_axes if "-distilbert-seed" not in f]  # (Job.filename)
 
 
 def axis_frame(results: Results) -> pd.DataFrame:
@@ -45,7 +55,7 @@ def axis_frame(results: Results) -> pd.DataFrame:
         if budget_train_config(config.student_train, budget) == config.student_train:  # twice)
             names = set(config.axis_names("budget"))
             main += [{**r, "budget_epochs": budget} for r in list(main) if r["name"] in names]
-    for record in [*results.axis_runs, *main]:
+    for record in [*axis_records(results), *main]:
         test = record["test"]
         rows.append({
             "name": record["name"],
@@ -280,32 +290,25 @@ def axis_verdicts(results: Results) -> list[str]:
 def drawable(results: Results) -> dict[str, bool]:
     """Which axis figures these results can draw: ``budgets`` (a budget table) and
     ``recipes`` (gaps for at least one recipe); the README links only these."""
-    has = bool(results.axis_runs)
+    has = bool(axis_records(results))
     return {"budgets": has and not budget_table(results).empty,
             "recipes": has and not recipe_gaps(results).empty}
 
 
 def save_axis_tables(results: Results) -> list[Path]:
     """Write the axes' tables (CSV + Markdown) next to the main ones; none without axes."""
-    written: list[Path] = []
-    if not results.axis_runs:
-        return written
-    for name, build in (("budgets", budget_table), ("budget-gaps", budget_gaps),
-                        ("recipes", recipe_table), ("recipe-gaps", recipe_gaps)):
-        table = build(results)
-        if table.empty:
-            continue
-        written.append(atomic_write_text(results.output_dir / f"{name}.csv",
-                                         table.to_csv(index=False)))
-        written.append(atomic_write_text(results.output_dir / f"{name}.md",
-                                         table.to_markdown(index=False, floatfmt=".4f") + "\n"))
-    return written
+    if not axis_records(results):
+        return []
+    return save_frames(results.output_dir, {
+        "budgets": budget_table(results), "budget-gaps": budget_gaps(results),
+        "recipes": recipe_table(results), "recipe-gaps": recipe_gaps(results)})
 
 
 def axes_story(results: Results, name: str) -> str:
     """The README part of the axes (Markdown): what each axis ran, its figure, its table and
     the verdicts of :func:`axis_verdicts`; ``""`` without axes. ``name``: the figures' prefix."""
-    if not results.axis_runs and not results.missing_axes:
+    runs, missing = axis_records(results), missing_axis_runs(results)
+    if not runs and not missing:
         return ""
     config = results.config
     parts = ["**Does the answer last?**"]
@@ -335,13 +338,12 @@ def axes_story(results: Results, name: str) -> str:
             f"![gap per loss recipe](figures/{name}-recipes.png)" if figures["recipes"] else "",
             recipes.to_markdown(index=False, floatfmt=".4f"),
         ]
-    if results.missing_axes:
-        total = len(results.axis_runs) + len(results.missing_axes)
+    if missing:
         parts.append(wrap_markdown(
-            f"*{len(results.missing_axes)} of the {total} runs on the axes are still to train "
-            "(the same command resumes them); the tables and verdicts here are from the "
+            f"*{len(missing)} of the {len(runs) + len(missing)} runs on the axes are still to "
+            "train (the same command resumes them); the tables and verdicts here are from the "
             "finished ones.*"))
-    lines = axis_verdicts(results) if results.axis_runs else []
+    lines = axis_verdicts(results) if runs else []
     parts.append("\n".join(wrap_markdown(line, "- ", "  ") for line in lines))
     return "\n\n".join(p for p in parts if p)
 

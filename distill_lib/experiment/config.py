@@ -120,6 +120,14 @@ class ExperimentConfig:
     strategy and seed, at the largest, gives them all). Empty: no budget axis."""
     budget_strategies: list[Any] | None = None
     """Strategies (and the ``random-init`` baseline) of the budget axis; None: every strategy."""
+    distilbert_strategies: list[Any] = field(default_factory=list)
+    """Strategies also trained as ``DistilBertForSequenceClassification`` students (same
+    layers, main runs' settings; BERT-family teachers only), each paired with its same-class
+    run (:func:`~distill_lib.experiment.footprint.architecture_table`). Empty: none."""
+    footprint: bool = False
+    """After the runs: size, latency and accuracy of the teacher, the students, the DistilBERT
+    student and the best student in int8 (:mod:`distill_lib.experiment.footprint`; retrains
+    the best strategy's first seed to get weights, since runs keep none)."""
     workers: int | None = None
     """Processes that train the missing student runs side by side (this one and ``workers - 1``
     helpers, each with ``cpu_count // workers`` threads; see
@@ -206,6 +214,11 @@ class ExperimentConfig:
             chosen = getattr(self, axis)
             if chosen is not None:
                 setattr(self, axis, [_axis_label(axis, s, known) for s in chosen])
+        strategies = [describe_strategy(s) for s in self.strategies]
+        self.distilbert_strategies = [_axis_label("distilbert_strategies", s, strategies)
+                                      for s in self.distilbert_strategies]
+        if len(set(self.distilbert_strategies)) != len(self.distilbert_strategies):
+            raise ValueError(f"distilbert_strategies {self.distilbert_strategies} has duplicates")
 
     def axis_names(self, axis: str) -> list[str]:
         """The run names of the ``"recipe"`` or ``"budget"`` axis (strategies, then baselines)."""
@@ -215,12 +228,36 @@ class ExperimentConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> ExperimentConfig:
-        """A named preset (:data:`PRESETS`), with any field overridden (``None`` is ignored)."""
+        """A named preset (:data:`PRESETS`), with any field overridden (``None`` is ignored).
+
+        Overriding ``strategies`` keeps, on the preset's axes and DistilBERT arm, only the
+        strategies still trained; overriding ``teacher`` drops the preset's DistilBERT arm
+        (it was chosen for the preset's teacher), unless ``distilbert_strategies`` is given.
+        """
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         values = dict(PRESETS[name].values)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values.update(given)
+        if "strategies" in given:  # the preset's axes keep only the strategies still trained
+            kept = {_label_or_none(s) for s in values["strategies"]} | {"random-init"}
+            for axis in ("recipe_strategies", "budget_strategies", "distilbert_strategies"):
+                if axis not in given and values.get(axis):
+                    values[axis] = [s for s in values[axis] if s in kept]
+            if values.get("recipe_strategies") == [] and "recipes" not in given:
+                values["recipes"] = ["logits"]  # an axis left with no strategy: none
+            if values.get("budget_strategies") == [] and "budgets" not in given:
+                values["budgets"] = []
+        if "teacher" in given and "distilbert_strategies" not in given:
+            values.pop("distilbert_strategies", None)  # the preset's arm was for its teacher
         return cls(**values)
+
+    @classmethod
+    def from_preset(cls, name: str, changes: dict[str, Any]) -> ExperimentConfig:
+        """:meth:`preset` with ``changes``, where a ``None`` sets the field to None (e.g.
+        ``train_size=None``: all sentences) instead of being ignored."""
+        config = cls.preset(name, **changes)
+        return config.replace(**{k: v for k, v in changes.items() if v is None})
 
     def replace(self, **changes: Any) -> ExperimentConfig:
         """A copy with some fields changed (checked again)."""
@@ -277,7 +314,18 @@ class ExperimentConfig:
         if self.budgets:
             lines.append(f"  budget axis: {', '.join(map(str, self.budgets))} epochs (constant "
                          f"learning rate) for {', '.join(self.axis_names('budget'))}")
+        if self.distilbert_strategies:
+            lines.append("  also as DistilBERT students: " + ", ".join(self.distilbert_strategies))
         return lines
+
+
+def _label_or_none(strategy: Any) -> str | None:
+    """A strategy's run name, or None where it is invalid (the config's check says why)."""
+    try:
+        return describe_strategy(
+            canonical_strategy(strategy) if isinstance(strategy, str) else list(strategy))
+    except (TypeError, ValueError):
+        return None
 
 
 def _axis_label(axis: str, strategy: Any, known: list[str]) -> str:
@@ -319,8 +367,9 @@ PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "the offline default: MiniLM-L6 teacher -> 3 layers on 500 movie snippets, 3 seeds, 2 "
         "epochs at batch 8 (the five fixed strategies and both student baselines)",
-        "about 4 minutes on 2 CPU cores (measured: 3.8 minutes from an empty folder, load 0.1, "
-        "nothing else running; student runs two at a time)",
+        "about 8 minutes on 2 CPU cores (measured: 8.4 minutes from an empty folder on an AMD "
+        "EPYC, load 0.02, nothing else running; student runs two at a time; 3.8 minutes on an "
+        "earlier machine before the DistilBERT arm and the footprint step were added)",
         {
             "output_dir": "runs/quick",
             "seeds": [0, 1, 2],
@@ -330,6 +379,9 @@ PRESETS: dict[str, Preset] = {
             # batch 8: 63 updates per epoch, 126 in all. At batch 16 (64 updates) `first`
             # collapsed to one class on 2 of 3 seeds (lr 1e-4) and on 1 of 5 (lr 2e-4).
             "student_train": TrainConfig(epochs=2, batch_size=8, lr=1e-4),
+            # uniform: the spread DistilBERT's own extraction script keeps (chosen a priori)
+            "distilbert_strategies": ["uniform"],
+            "footprint": True,
         },
     ),
     "standard": Preset(
@@ -337,7 +389,9 @@ PRESETS: dict[str, Preset] = {
         "the five fixed and the three data-driven strategies, and the three cross-domain test "
         "sets; students train one epoch (265 updates; the 2-epoch version took 70-97 minutes)",
         "about 26 minutes on 2 CPU cores (measured: 26.0 minutes from an empty folder, load 2-3.6 "
-        "from other work; student runs two at a time)",
+        "from other work; student runs two at a time), before the DistilBERT arm and the "
+        "footprint step were added (they took 18 minutes more on an AMD EPYC, the teacher's "
+        "fine-tuning included)",
         {
             "output_dir": "runs/standard",
             "seeds": [0, 1, 2],
@@ -346,6 +400,8 @@ PRESETS: dict[str, Preset] = {
             "teacher_train": TrainConfig(epochs=2, lr=5e-5),
             "student_train": TrainConfig(epochs=1, lr=1e-4),
             "cross_domain": ["amazon-snippets", "nyt-snippets", "tweet-snippets"],
+            "distilbert_strategies": ["uniform"],
+            "footprint": True,
         },
     ),
     "classic": Preset(
@@ -377,6 +433,7 @@ PRESETS: dict[str, Preset] = {
             "budget_strategies": ["first", "uniform", "last", "drop"],
             "recipes": ["logits", "hidden", "attention"],
             "recipe_strategies": ["first", "uniform", "last"],
+            "footprint": True,  # no DistilBERT arm: an MPNet teacher cannot become one
         },
     ),
     "bert-base-sst2": Preset(

@@ -81,13 +81,18 @@ def measure_efficiency(teacher, student, tokens: DatasetDict, tokenizer) -> dict
 
 
 def measure_teacher(store: Any, config: Any, teacher, tokens: DatasetDict, tokenizer,
-                    log: Any) -> tuple[dict[str, Any], bool]:
+                    log: Any, used: int = 0) -> tuple[dict[str, Any], bool]:
     """The fine-tuned teacher's layer measurements behind the data-driven strategies, and
     whether they were measured now (False: read from the store).
 
     Block influence and CKA on ``calibration_size`` training sentences (a fixed subset),
     drop sensitivity on the validation split (:func:`distill_lib.selection.measure_layers`).
     Measured once per teacher and kept in ``layer-scores-<teacher key>-<size>.json``.
+
+    ``used``: finished data-driven runs in the folder. The saved measurements chose their
+    layers, so while any exist they are kept even when this teacher's weights differ from
+    the measured one's (a teacher fine-tuned again on another machine differs in float
+    rounding, and may rank the layers otherwise): one line says so and how to measure again.
     """
     from ..inference import fingerprint_model
     from ..selection import measure_layers
@@ -97,6 +102,12 @@ def measure_teacher(store: Any, config: Any, teacher, tokens: DatasetDict, token
     fingerprint = fingerprint_model(teacher)
     saved = store.read_json(path, _check_layer_scores)
     if saved is not None and saved.get("teacher_fingerprint") == fingerprint:
+        return saved, False
+    if saved is not None and used:
+        log(f"note: the teacher's weights differ from those its layer scores were measured on "
+            f"(fine-tuned again, e.g. on another machine); keeping {path.name}, which chose "
+            f"the layers of {used} finished data-driven run(s). To measure again, delete it "
+            "and those runs.")
         return saved, False
     start = time.perf_counter()
     calibration = _subset(tokens["train"], config.calibration_size, 0, "calibration_size",

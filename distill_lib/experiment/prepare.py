@@ -15,7 +15,7 @@ from datasets import DatasetDict
 
 from ..data import check_task, load_task, tokenize
 from ..device import check_device
-from ..teacher import check_teacher, teacher_depth
+from ..teacher import check_teacher, teacher_depth, teacher_type
 from .config import ExperimentConfig
 from .store import plan
 
@@ -52,6 +52,11 @@ def validate(config: ExperimentConfig) -> int:
         check_device(train.device, train.mixed_precision)
     check_writable(config.output_dir, "output_dir")
     n_teacher = teacher_depth(config.teacher)
+    if config.distilbert_strategies:
+        from ..distilbert import check_distilbert_model_type
+
+        check_distilbert_model_type(teacher_type(config.teacher), config.teacher,
+                                    "distilbert_strategies")
     plan(config, n_teacher)  # every layer map can be built, and no map is trained twice
     return n_teacher
 

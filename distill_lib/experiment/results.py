@@ -130,9 +130,10 @@ class Results:
     """The teacher's layer measurements behind the data-driven strategies, if any ran
     (:func:`distill_lib.selection.measure_layers`)."""
     axis_runs: list[dict[str, Any]] = field(default_factory=list)
-    """The records of the recipe and budget axes (``config.recipes``/``budgets``), kept out of
-    every table above (which compare the main runs); :mod:`distill_lib.experiment.axes`
-    summarises them."""
+    """The records of the recipe and budget axes (``config.recipes``/``budgets``) and of the
+    DistilBERT arm (``config.distilbert_strategies``), kept out of every table above (which
+    compare the main runs); :mod:`distill_lib.experiment.axes` and :mod:`.footprint`
+    summarise them."""
 
     # -- who is best, who collapsed --------------------------------------------------------------
 
@@ -358,6 +359,18 @@ class Results:
                 for name, text in self.tables().items()]
 
 
+def save_frames(folder: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
+    """Write each non-empty table as ``<name>.csv`` and ``<name>.md`` in ``folder``."""
+    written: list[Path] = []
+    for name, table in frames.items():
+        if table.empty:
+            continue
+        written.append(atomic_write_text(folder / f"{name}.csv", table.to_csv(index=False)))
+        written.append(atomic_write_text(folder / f"{name}.md",
+                                         table.to_markdown(index=False, floatfmt=".4f") + "\n"))
+    return written
+
+
 def _reference_row(name: str, layers: Any, accuracy: float, f1: float, cross: dict) -> dict:
     return {
         "name": name,
@@ -383,7 +396,8 @@ def summarise(
     out: Path,
 ) -> Results:
     """Build :class:`Results` from run records (a pure function of the JSONs). Records of
-    the recipe and budget axes go to ``axis_runs``; the tables compare the main runs."""
+    the recipe and budget axes and the DistilBERT arm go to ``axis_runs``; the tables compare
+    the main runs."""
     axis_runs = [r for r in records if on_axis(r)]
     records = [r for r in records if not on_axis(r)]
     runs = pd.DataFrame([_run_row(r, majority["accuracy"]) for r in records])
@@ -405,9 +419,10 @@ def summarise(
 
 
 def on_axis(record: dict[str, Any]) -> bool:
-    """Whether a run record belongs to the recipe or budget axis (not a main run). Records
-    written before the axes existed have neither field: main runs."""
-    return record.get("recipe", "logits") != "logits" or record.get("budget_epochs") is not None
+    """Whether a run record belongs to the recipe or budget axis or is a DistilBERT run (not a
+    main run). Records written before those existed have none of the fields: main runs."""
+    return (record.get("recipe", "logits") != "logits" or record.get("budget_epochs") is not None
+            or record.get("architecture", "same") != "same")
 
 
 def _run_row(record: dict[str, Any], majority_accuracy: float) -> dict[str, Any]:

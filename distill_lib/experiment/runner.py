@@ -36,9 +36,10 @@ from ..layers import SCORES_OF, canonical_strategy, describe_strategy
 from ..student import make_student
 from ..teacher import load_teacher, resolve_teacher
 from ..train import fine_tune, save_checkpoint, teacher_logits
-from .axes import save_axis_tables
+from . import save_all_tables
 from .config import BASELINES, ExperimentConfig
 from .evaluation import evaluate_all, measure_efficiency, measure_teacher
+from .footprint import measure_footprint
 from .prepare import _subset, check_writable, prepare_data, validate  # noqa: F401 (re-exported)
 from .results import Results, summarise
 from .store import Job, RunStore, budget_group, check_teacher_record, plan, run_key, teacher_key
@@ -263,8 +264,10 @@ class Experiment:
         """
         if self._measured is None:
             start = time.perf_counter()
+            used = sum(self.store.is_finished(j) for j in self.jobs if j.data_driven)
             self._measured, fresh = measure_teacher(
-                self.store, self.config, self.teacher, self.tokens, self.tokenizer, self.log)
+                self.store, self.config, self.teacher, self.tokens, self.tokenizer, self.log,
+                used)
             if fresh:
                 self._spent("teacher: layer measurements", time.perf_counter() - start)
         return self._measured
@@ -277,18 +280,21 @@ class Experiment:
     # -- students ------------------------------------------------------------------------------
 
     def job(self, name: str | Sequence[int], seed: int, *, recipe: str = "logits",
-            budget: int | None = None) -> Job:
+            budget: int | None = None, architecture: str = "same") -> Job:
         """The planned run for a strategy/baseline name (or alias) and seed; ``recipe`` and
-        ``budget`` (epochs) pick a run of the recipe or budget axis."""
+        ``budget`` (epochs) pick a run of the recipe or budget axis, ``architecture`` a
+        DistilBERT run."""
         if isinstance(name, str) and name in BASELINES:
             label = name
         else:
             label = describe_strategy(canonical_strategy(name) if isinstance(name, str) else name)
         for job in self.jobs:
-            if (job.name, job.seed, job.recipe, job.budget) == (label, seed, recipe, budget):
+            if (job.name, job.seed, job.recipe, job.budget, job.architecture) == (
+                    label, seed, recipe, budget, architecture):
                 if job.layers is None:
                     self._resolve_jobs()
-                    return self.job(name, seed, recipe=recipe, budget=budget)
+                    return self.job(name, seed, recipe=recipe, budget=budget,
+                                    architecture=architecture)
                 return job
         names = sorted({j.name for j in self.jobs})
         seeds = sorted({j.seed for j in self.jobs})
@@ -309,9 +315,10 @@ class Experiment:
         raise ValueError(f"no run with key {key} in this config")
 
     def run(self, name: str | Sequence[int], seed: int, *, recipe: str = "logits",
-            budget: int | None = None) -> dict[str, Any]:
+            budget: int | None = None, architecture: str = "same") -> dict[str, Any]:
         """Distil (or load) one student and return its record (what its JSON holds)."""
-        return self._run(self.job(name, seed, recipe=recipe, budget=budget))
+        return self._run(self.job(name, seed, recipe=recipe, budget=budget,
+                                  architecture=architecture))
 
     def _run(self, job: Job) -> dict[str, Any]:
         record = self.store.read_run(job)
@@ -419,7 +426,8 @@ class Experiment:
         for other in self.jobs:
             if (not other.data_driven and other.kind == "strategy" and other.seed == job.seed
                     and other.layers == job.layers and other.init == job.init
-                    and other.train_config == job.train_config):
+                    and other.train_config == job.train_config
+                    and other.architecture == job.architecture):
                 return other
         return None
 
@@ -516,8 +524,15 @@ class Experiment:
             self.store.root,
         )
         results.measured = self._measured
-        results.save_tables()
-        save_axis_tables(results)
+        self._spent("statistics and tables", time.perf_counter() - t)
+        if self.config.footprint and self.config.measure_latency:
+            t = time.perf_counter()
+            workers = resolve_workers(self.config.workers, self.config.student_train.device,
+                                      len(self.jobs))
+            measure_footprint(self, results, threads_per_worker(workers))
+            self._spent("footprint (a run again, int8, timings)", time.perf_counter() - t)
+        t = time.perf_counter()
+        save_all_tables(results)
         self._spent("statistics and tables", time.perf_counter() - t)
         return results
 

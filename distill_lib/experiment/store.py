@@ -70,10 +70,15 @@ class Job:
     """The loss recipe (:data:`~distill_lib.experiment.config.RECIPES`)."""
     budget: int | None = None
     """Epochs on the budget axis; None for the main runs and the recipe axis."""
+    architecture: str = "same"
+    """``"same"`` (the teacher's class) or ``"distilbert"`` (``distilbert_strategies``)."""
 
     @property
     def variant(self) -> str:
-        """``""`` for a main run, else what sets it apart: ``"hidden"``, ``"16 epochs"``."""
+        """``""`` for a main run, else what sets it apart: ``"hidden"``, ``"16 epochs"``,
+        ``"distilbert"``."""
+        if self.architecture != "same":
+            return self.architecture
         if self.budget is not None:
             return f"{self.budget} epoch{'s' if self.budget > 1 else ''}"
         return "" if self.recipe == "logits" else self.recipe
@@ -145,25 +150,28 @@ def plan(
             give the same layer map (the same student would be trained twice).
     """
     specs = _specs(config, n_teacher, measured)
-    variants: list[tuple[str, int | None, list[str] | None]] = [("logits", None, None)]
-    variants += [(r, None, config.axis_names("recipe")) for r in config.recipes
+    variants: list[tuple[str, int | None, list[str] | None, str]] = [
+        ("logits", None, None, "same")]
+    variants += [(r, None, config.axis_names("recipe"), "same") for r in config.recipes
                  if r != "logits"]
-    variants += [("logits", b, config.axis_names("budget")) for b in config.budgets]
+    variants += [("logits", b, config.axis_names("budget"), "same") for b in config.budgets]
+    if config.distilbert_strategies:
+        variants.append(("logits", None, config.distilbert_strategies, "distilbert"))
     jobs, keys = [], set()
-    for recipe, budget, names in variants:
+    for recipe, budget, names, architecture in variants:
         for spec in specs:
             if names is not None and spec[0] not in names:
                 continue
             for seed in config.seeds:
-                job = _job(config, spec, seed, recipe, budget)
+                job = _job(config, spec, seed, recipe, budget, architecture)
                 if job.key not in keys:  # e.g. a budget equal to the main runs' settings
                     jobs.append(job)
                     keys.add(job.key)
     return jobs
 
 
-def _job(config: ExperimentConfig, spec: _Spec, seed: int, recipe: str, budget: int | None
-         ) -> Job:
+def _job(config: ExperimentConfig, spec: _Spec, seed: int, recipe: str, budget: int | None,
+         architecture: str = "same") -> Job:
     name, kind, layers, init, alpha = spec
     train_config = recipe_train_config(config.student_train.replace(seed=seed), recipe)
     if budget is not None:
@@ -172,16 +180,12 @@ def _job(config: ExperimentConfig, spec: _Spec, seed: int, recipe: str, budget: 
         train_config = train_config.replace(alpha=alpha)
     data_driven = is_data_driven(name)
     chosen_by = ("measured", config.calibration_size) if data_driven else layers
-    key = run_key(
-        RUN_FORMAT,
-        teacher_key(config),
-        eval_key(config),
-        name,
-        chosen_by,
-        init,
-        train_key(train_config),
-    )
-    return Job(name, kind, layers, init, seed, train_config, key, data_driven, recipe, budget)
+    parts: list[Any] = [RUN_FORMAT, teacher_key(config), eval_key(config), name, chosen_by, init,
+                        train_key(train_config)]
+    if architecture != "same":  # (added later: a same-class run keeps the key it had)
+        parts.append({"architecture": architecture})
+    return Job(name, kind, layers, init, seed, train_config, run_key(*parts), data_driven,
+               recipe, budget, architecture)
 
 
 def budget_group(jobs: Sequence[Job], job: Job) -> list[Job]:

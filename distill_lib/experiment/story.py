@@ -26,6 +26,7 @@ import pandas as pd
 from .._io import atomic_write_text
 from ..layers import DATA_DRIVEN, STRATEGIES, choose_layers, select_layers
 from .axes import axes_story
+from .footprint import footprint_story
 from .results import ALPHA, CI_METHOD, METHOD, Comparison, Results, wrap_markdown
 from .store import RunStore
 
@@ -156,6 +157,7 @@ def section(results: Results, name: str | None = None) -> str:
         legend(results),
         "\n".join(findings(results)),
         axes_story(results, name),
+        footprint_story(results, name),
     ]
     return "\n\n".join(p for p in parts if p)
 

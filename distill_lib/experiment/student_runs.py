@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+
 from ..device import placement
 from ..student import make_student
 from ..train import TrainResult, distill
@@ -40,7 +42,8 @@ def train_records(exp: Any, job: Job, shorter: Sequence[Job] = ()) -> list[tuple
     its training passes through (:func:`snapshot_targets`). Writes nothing."""
     teacher, tokens = exp.teacher, exp.tokens
     start = time.perf_counter()
-    student = make_student(teacher, job.layers, init=job.init, seed=job.seed)
+    student = make_student(teacher, job.layers, init=job.init, seed=job.seed,
+                           architecture=job.architecture)  # type: ignore[arg-type]
     result = distill(
         student, teacher, tokens, job.train_config.replace(progress=exp.progress),
         tokenizer=exp.tokenizer, snapshots=[j.budget for j in shorter if j.budget],
@@ -84,6 +87,7 @@ def _evaluated(exp: Any, job: Job, model: Any, result: TrainResult, start: float
         "init": job.init,
         "recipe": job.recipe,
         "budget_epochs": job.budget,
+        "architecture": job.architecture,
         "teacher_layers": exp.n_teacher,
         "train_config": job.train_config.to_dict(),
         "updates": updates(len(exp.tokens["train"]), job.train_config.batch_size,
@@ -94,6 +98,7 @@ def _evaluated(exp: Any, job: Job, model: Any, result: TrainResult, start: float
         "test": test,
         "cross_domain": cross,
         "seconds": time.perf_counter() - start,
+        "threads": torch.get_num_threads(),  # (a footprint trains it again with as many)
     }
     if job.data_driven:
         record["selection"] = exp._selection(job)

@@ -36,6 +36,7 @@ from .all_figures import plot_all
 from .axes import budget_plot, recipe_plot
 from .cross_domain import cross_domain_plot, has_cross_domain
 from .curves import learning_curves
+from .footprint import footprint_plot
 from .layers import layer_map_plot, plot_cka, plot_layer_scores
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "budget_plot",
     "color_for",
     "cross_domain_plot",
+    "footprint_plot",
     "has_cross_domain",
     "layer_map_plot",
     "learning_curves",

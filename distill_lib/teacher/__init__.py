@@ -76,6 +76,7 @@ __all__ = [
     "mpnet_folder",
     "resolve_teacher",
     "teacher_depth",
+    "teacher_type",
 ]
 
 
@@ -135,6 +136,13 @@ def check_teacher(name_or_path: str | os.PathLike) -> str:
     if source != name:
         return f"{name} (offline, from huggingface_hub's cache: {source})"
     return hub.check_hub_repo(name)
+
+
+def teacher_type(name_or_path: str | os.PathLike) -> str:
+    """A teacher's ``model_type`` (``"bert"``, ``"mpnet"``, ...), read from its ``config.json``."""
+    from transformers import AutoConfig
+
+    return str(AutoConfig.from_pretrained(resolve_teacher(name_or_path)).model_type)
 
 
 def teacher_depth(name_or_path: str | os.PathLike) -> int:
