@@ -35,29 +35,42 @@ def evaluate_all(
     return test, cross
 
 
-@torch.inference_mode()
-def measure_latency(model, tokens: DatasetDict, tokenizer, batch_size: int = LATENCY_BATCH,
-                    repeats: int = 5) -> float:
-    """Median seconds to classify one batch of test sentences (the same batch for every model)."""
+def latency_inputs(tokens: DatasetDict, tokenizer, batch_size: int, device) -> dict:
+    """The first ``batch_size`` test sentences, padded to the longest, on ``device`` (the
+    same inputs for every model timed)."""
     test = tokens["test"]
-    loader = make_dataloader(test.select(range(min(batch_size, len(test)))), tokenizer, batch_size)
-    batch = next(iter(loader))
-    device = next(model.parameters()).device
-    inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+    loader = make_dataloader(test.select(range(min(batch_size, len(test)))), tokenizer,
+                             batch_size)
+    return {k: v.to(device) for k, v in next(iter(loader)).items() if k != "labels"}
+
+
+@torch.inference_mode()
+def timed_passes(model, inputs: dict, warmup: int, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` forward passes on ``inputs``, after ``warmup`` untimed
+    ones (in eval mode; CUDA synchronised around each pass)."""
+    cuda = next(iter(inputs.values())).device.type == "cuda"
     was_training = model.training
     model.eval()
+    for _ in range(warmup):
+        model(**inputs)
     times = []
-    model(**inputs)  # warm-up
     for _ in range(repeats):
-        if device.type == "cuda":
+        if cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
         model(**inputs)
-        if device.type == "cuda":
+        if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     model.train(was_training)
-    return float(np.median(times))
+    return times
+
+
+def measure_latency(model, tokens: DatasetDict, tokenizer, batch_size: int = LATENCY_BATCH,
+                    repeats: int = 5) -> float:
+    """Median seconds to classify one batch of test sentences (the same batch for every model)."""
+    inputs = latency_inputs(tokens, tokenizer, batch_size, next(model.parameters()).device)
+    return float(np.median(timed_passes(model, inputs, warmup=1, repeats=repeats)))
 
 
 def measure_efficiency(teacher, student, tokens: DatasetDict, tokenizer) -> dict[str, Any]:

@@ -38,9 +38,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data import make_dataloader
 from ..inference import evaluate_model
 from ..stats import bootstrap_accuracy_ci, paired_bootstrap
+from .evaluation import latency_inputs, timed_passes
 from .keys import run_key
 from .results import Results, save_frames, wrap_markdown
 
@@ -48,7 +48,6 @@ FOOTPRINT_FILE = "footprint.json"
 BATCHES = (1, 32)
 WARMUP = 3
 REPEATS = {1: 30, 32: 10}
-KINDS = ("teacher", "student", "distilbert", "int8")
 
 
 # -- measuring one model ------------------------------------------------------------------------
@@ -56,35 +55,14 @@ KINDS = ("teacher", "student", "distilbert", "int8")
 
 def latency_batches(tokens: Any, tokenizer: Any, device: torch.device) -> dict[int, dict]:
     """The inputs timed at each batch size: the first test sentences, padded to the longest."""
-    test = tokens["test"]
-    out = {}
-    for size in BATCHES:
-        loader = make_dataloader(test.select(range(min(size, len(test)))), tokenizer, size)
-        batch = next(iter(loader))
-        out[size] = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-    return out
+    return {size: latency_inputs(tokens, tokenizer, size, device) for size in BATCHES}
 
 
-@torch.inference_mode()
 def time_forward(model: Any, inputs: dict, warmup: int = WARMUP, repeats: int = 10
                  ) -> dict[str, float]:
     """Mean and standard deviation (ms) of ``repeats`` forward passes after ``warmup``."""
-    was_training = model.training
-    model.eval()
-    cuda = next(iter(inputs.values())).device.type == "cuda"
-    for _ in range(warmup):
-        model(**inputs)
-    times = []
-    for _ in range(repeats):
-        if cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        model(**inputs)
-        if cuda:
-            torch.cuda.synchronize()
-        times.append(1000 * (time.perf_counter() - start))
-    model.train(was_training)
-    return {"mean_ms": float(np.mean(times)), "sd_ms": float(np.std(times, ddof=1)),
+    times = 1000 * np.asarray(timed_passes(model, inputs, warmup, repeats))
+    return {"mean_ms": float(times.mean()), "sd_ms": float(times.std(ddof=1)),
             "repeats": repeats}
 
 
