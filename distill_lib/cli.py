@@ -232,8 +232,8 @@ def _figures_dir(args: argparse.Namespace) -> str | None:
 
 def print_results(results: experiment.Results, args: argparse.Namespace) -> int:
     """Print the report and where the files are; draw the figures unless ``--no-figures``."""
-    print()
-    print(results.report())
+    from .experiment.beyond import beyond_lines  # (pandas: imported once there are results)
+    print("\n" + "\n".join([results.report(), *beyond_lines(results)]))
     out = Path(results.output_dir)
     print(f"results: {out}/ (config.json, summary.md, summary.csv, pairwise.csv, runs.csv)")
     print(f"run JSONs: {out / 'runs'}/ (one per student run: {len(results.runs)}, and the "

@@ -114,13 +114,15 @@ def evaluate_model(
     return_predictions: bool = False,
     precision: str = "no",
     generator: torch.Generator | None = None,
+    return_probabilities: bool = False,
 ) -> dict[str, Any]:
     """Loss, accuracy and macro-F1 of ``model`` on a tokenised split with labels.
 
     Returns ``{"loss", "accuracy", "macro_f1", "n", "predicted_counts"}`` and, if asked,
-    ``"predictions"`` (a list of ints in dataset order). ``predicted_counts[c]`` is how many
-    examples were predicted as class ``c``: the collapse check reads it. ``precision`` and
-    ``generator``: see the module docs.
+    ``"predictions"`` (a list of ints in dataset order) and ``"probabilities"`` (one list of
+    class probabilities per example, 5 decimals: what an ensemble averages).
+    ``predicted_counts[c]`` is how many examples were predicted as class ``c``: the collapse
+    check reads it. ``precision`` and ``generator``: see the module docs.
     """
     logits = predict_logits(
         model,
@@ -142,6 +144,9 @@ def evaluate_model(
     out["predicted_counts"] = torch.bincount(predictions, minlength=num_labels).tolist()
     if return_predictions:
         out["predictions"] = predictions.tolist()
+    if return_probabilities:
+        probabilities = logits.float().softmax(-1).tolist()
+        out["probabilities"] = [[round(p, 5) for p in row] for row in probabilities]
     return out
 
 

@@ -59,9 +59,7 @@ LayerTensors = Tensor | Sequence[Tensor]
 
 def _check_logits(logits_S: Tensor) -> None:
     if logits_S.ndim != 2:
-        raise ValueError(
-            f"logits_S must have shape (batch, num_labels), got {tuple(logits_S.shape)}"
-        )
+        raise ValueError(f"logits_S must have shape (batch, num_labels), got {logits_S.shape}")
 
 
 def soft_target_loss(logits_S: Tensor, logits_T: Tensor, temperature: float = 2.0) -> Tensor:
@@ -123,9 +121,8 @@ def hard_label_loss(logits_S: Tensor, labels: Tensor) -> Tensor:
     """
     _check_logits(logits_S)
     if labels.shape != logits_S.shape[:1]:
-        raise ValueError(
-            f"labels must have shape (batch,) = ({logits_S.shape[0]},), got {tuple(labels.shape)}"
-        )
+        raise ValueError(f"labels must have shape (batch,) = ({logits_S.shape[0]},), got "
+                         f"{tuple(labels.shape)}")
     return F.cross_entropy(logits_S.float(), labels.long())
 
 
@@ -542,16 +539,20 @@ class DistillationLoss(nn.Module):
                     hs_S[-1], hs_T[-1], mask, projection=self.projection
                 )
             if self.hidden_weight > 0:
-                t_layers = self._teacher_layers(len(hs_S) - 1, len(hs_T) - 1)
-                cls_S = [hs_S[i + 1][:, 0] for i in range(len(t_layers))]
-                cls_T = [hs_T[j + 1][:, 0] for j in t_layers]
-                losses["hidden"] = hidden_mse_loss(cls_S, cls_T, projection=self.projection)
+                losses["hidden"] = self._hidden_term(hs_S, hs_T)
         if self.needs_attentions:
             at_S = _field(outputs_S, "attentions", "student")
             at_T = _field(outputs_T, "attentions", "teacher")
             t_layers = self._teacher_layers(len(at_S), len(at_T))
             losses["attention"] = attention_loss(list(at_S), [at_T[j] for j in t_layers], mask)
         return losses
+
+    def _hidden_term(self, hs_S: Sequence[Tensor], hs_T: Sequence[Tensor]) -> Tensor:
+        """PKD's term: each student layer's [CLS] state against its mapped teacher layer's
+        (:mod:`distill_lib.layer_mapping` overrides this with maps that move)."""
+        t_layers = self._teacher_layers(len(hs_S) - 1, len(hs_T) - 1)
+        cls_S = [hs_S[i + 1][:, 0] for i in range(len(t_layers))]
+        return hidden_mse_loss(cls_S, [hs_T[j + 1][:, 0] for j in t_layers], self.projection)
 
     def forward(
         self,

@@ -30,6 +30,9 @@ its inputs. What makes it fast without making it harder to read:
 * **accelerate** places model and batches on the device and runs autocast where
   :func:`distill_lib.device.placement` (the one home of the device and precision rule) says;
   AdamW uses PyTorch's fused kernel on CUDA, CPU and MPS (:func:`make_optimizer`).
+* **Layer maps that move** (``TrainConfig.layer_mapping``, :mod:`distill_lib.layer_mapping`):
+  the loss is told when each epoch begins (``rail`` draws its map from its own generator,
+  seeded with the run's seed) and what it used goes into that epoch's history row.
 * **One random stream per run.** :func:`fine_tune` and :func:`distill` seed once, at the
   start; everything random in the run (a projection of the hidden loss, the shuffling, every
   loader's per-epoch draw, dropout) follows from that seed, and nothing before it (other runs
@@ -62,6 +65,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_scheduler
 from ._io import atomic_directory, atomic_write_json
 from .data.batching import check_tokenized, make_dataloader
 from .device import check_device, placement
+from .distill_step import INDEX_COLUMN, DistillStep
 from .fast import CompactRows, cls_only_last_layer, compact_word_embeddings, unpadded_layers
 from .inference import (  # noqa: F401 (re-exported: evaluation lives below the loop)
     _LOGITS_MEMORY,
@@ -73,6 +77,7 @@ from .inference import (  # noqa: F401 (re-exported: evaluation lives below the 
     predict_logits,
     teacher_logits,
 )
+from .layer_mapping import MovingMapLoss
 from .losses import DistillationLoss, LossOutput, hard_label_loss
 from .student import layer_map
 from .train_config import (  # noqa: F401 (TrainConfig lives there, torch-free; re-exported)
@@ -85,8 +90,6 @@ from .train_config import (  # noqa: F401 (TrainConfig lives there, torch-free; 
     TrainConfig,
 )
 from .train_setup import make_accelerator, make_optimizer
-
-INDEX_COLUMN = "example_index"
 
 
 @dataclass
@@ -208,6 +211,7 @@ def _train_loop(
             train_seconds = time.perf_counter() - start
             val = _validate(run, validation_set, tokenizer)
             history.append(_epoch_record(run, epoch, sums, seen, val, start, train_seconds))
+            history[-1].update(getattr(loss_step, "epoch_log", dict)())  # a moving layer map
             _keep_if_best(best, run, val, epoch)
             if epoch in snapshots:
                 kept.append(_snapshot(run, best, epoch))
@@ -258,6 +262,8 @@ def _train_epoch(run: _Run, loss_step: LossStep, epoch: int) -> tuple[dict[str, 
     """One pass over the training loader; returns the summed loss terms and examples seen."""
     config = run.config
     run.model.train()
+    if hasattr(loss_step, "begin_epoch"):  # a moving layer map draws this epoch's map
+        loss_step.begin_epoch()
     sums: dict[str, float] = {}
     seen = 0
     bar = tqdm(run.loader, desc=f"epoch {epoch}/{config.epochs}",
@@ -462,7 +468,7 @@ def make_loss(
     ``alpha`` and the three weights), e.g. ``DistillationTrainingArguments``. ``map_``: the
     teacher layer of each student layer; default the student's own (``make_student``).
     """
-    return DistillationLoss(
+    settings: dict[str, Any] = dict(
         temperature=config.temperature,
         alpha=config.alpha,
         cos_weight=config.cos_weight,
@@ -472,6 +478,11 @@ def make_loss(
         hidden_size_S=student.config.hidden_size,
         hidden_size_T=teacher.config.hidden_size,
     )
+    mapping = getattr(config, "layer_mapping", "fixed")  # (a Trainer's arguments: fixed)
+    if mapping == "fixed":
+        return DistillationLoss(**settings)
+    return MovingMapLoss(layer_mapping=mapping, n_teacher=teacher.config.num_hidden_layers,
+                         seed=config.seed, **settings)
 
 
 def distill(
@@ -526,50 +537,6 @@ def _restored(model: PreTrainedModel) -> Iterator[None]:
         model.train(training)
 
 
-class _DistillStep:
-    """The loss of one distillation batch: the student's outputs against the teacher's.
-
-    With a logits-only loss the teacher's logits come from the cache made in
-    :meth:`on_device`; otherwise the teacher runs on the batch (hidden states, attention).
-    """
-
-    def __init__(self, teacher: PreTrainedModel, loss_fn: DistillationLoss, config: TrainConfig,
-                 data: DatasetDict, tokenizer: PreTrainedTokenizerBase,
-                 logits_cache: bool | str | os.PathLike) -> None:
-        self.teacher, self.loss_fn, self.config = teacher, loss_fn, config
-        self.data, self.tokenizer, self.logits_cache = data, tokenizer, logits_cache
-        self.every_step = loss_fn.needs_hidden_states or loss_fn.needs_attentions
-        self.cached: Tensor | None = None
-
-    def on_device(self, device: torch.device) -> None:
-        """Move the teacher; compute (or load) its logits once if the loss needs only those."""
-        if self.every_step:
-            self.teacher.to(device).eval()
-        elif self.loss_fn.needs_teacher_logits:
-            self.teacher.to(device)
-            self.cached = teacher_logits(
-                self.teacher, self.data["train"], tokenizer=self.tokenizer,
-                batch_size=self.config.eval_batch_size, cache=self.logits_cache,
-                progress=self.config.progress,
-                precision=placement(self.config.device, self.config.mixed_precision).precision,
-            ).to(device)
-
-    def __call__(self, model: PreTrainedModel, batch: dict[str, Tensor]) -> LossOutput:
-        inputs = model_inputs(batch)
-        flags = {
-            "output_hidden_states": self.loss_fn.needs_hidden_states,
-            "output_attentions": self.loss_fn.needs_attentions,
-        }
-        outputs_T: Any = None
-        if self.every_step:
-            with torch.no_grad():
-                outputs_T = self.teacher(**inputs, **flags)
-        elif self.cached is not None:
-            outputs_T = self.cached[batch[INDEX_COLUMN]]
-        outputs_S = model(**inputs, **flags) if self.every_step else model(**inputs)
-        return self.loss_fn(outputs_S, outputs_T, batch["labels"], inputs.get("attention_mask"))
-
-
 def _distill(
     student: PreTrainedModel,
     teacher: PreTrainedModel,
@@ -585,7 +552,7 @@ def _distill(
         for model in (student, teacher):
             model.set_attn_implementation("eager")  # sdpa cannot return attention maps
     train_set = data["train"].add_column(INDEX_COLUMN, list(range(len(data["train"]))))
-    step = _DistillStep(teacher, loss_fn, config, data, tokenizer, logits_cache)
+    step = DistillStep(teacher, loss_fn, config, data, tokenizer, logits_cache)
     try:
         with _logits_only_levers(student, config, enabled=not step.every_step):
             return _train_loop(

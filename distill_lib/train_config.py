@@ -49,6 +49,8 @@ and ``greedy`` (stepped with a metric), ``cosine_with_min_lr``, ``cosine_warmup_
 and ``warmup_stable_decay`` (need extra arguments)."""
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 MIXED_PRECISIONS: tuple[str, ...] = ("auto", "no", "bf16", "fp16")
+LAYER_MAPPINGS: tuple[str, ...] = ("fixed", "rail", "alp")
+"""Layer maps of the hidden-state loss (:mod:`distill_lib.layer_mapping`)."""
 SELECT_METRICS: tuple[str, ...] = ("accuracy", "macro_f1", "loss")
 MAX_SEED = 2**32 - 1
 """Largest seed accepted (numpy's limit; ``accelerate.utils.set_seed`` seeds numpy)."""
@@ -159,6 +161,7 @@ _FIELD_RULES: dict[str, _Rule] = {
     "cos_weight": _checked_by(check_loss_weight),
     "hidden_weight": _checked_by(check_loss_weight),
     "attention_weight": _checked_by(check_loss_weight),
+    "layer_mapping": _choice(LAYER_MAPPINGS),
     "progress": _boolean,
     "output_dir": _folder_or_none,
     "cls_only_last_layer": _boolean,
@@ -216,6 +219,11 @@ class TrainConfig:
     cos_weight: float = 0.0
     hidden_weight: float = 0.0
     attention_weight: float = 0.0
+    layer_mapping: Literal["fixed", "rail", "alp"] = "fixed"
+    """Teacher layers the hidden-state loss matches each student layer with: ``fixed`` (the
+    layers it was copied from, PKD), ``rail`` (a sorted random map drawn again each epoch) or
+    ``alp`` (an attention-weighted mix of all teacher layers); see
+    :mod:`distill_lib.layer_mapping`. ``rail`` and ``alp`` need ``hidden_weight > 0``."""
     progress: bool = True
     output_dir: str | None = None
     """If set, the best epoch's model is saved there (``save_pretrained``, safetensors)."""
@@ -242,6 +250,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # frozen: set the checked value past __setattr__
             object.__setattr__(self, f.name, _FIELD_RULES[f.name](f.name, getattr(self, f.name)))
+        if self.layer_mapping != "fixed" and self.hidden_weight == 0:
+            raise ValueError(f"layer_mapping={self.layer_mapping!r} moves the map of the hidden-"
+                             "state loss, but hidden_weight is 0: set hidden_weight > 0 (or use "
+                             "the 'rail'/'alp' recipe, which does)")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""

@@ -65,7 +65,8 @@ def test_config_json_plans_every_committed_run(name):
     _check(folder, ExperimentConfig.from_dict(json.loads((folder / "config.json").read_text())))
 
 
-@pytest.mark.parametrize("name", [n for n in FOLDERS if n in ("classic", "standard", "quick")])
+@pytest.mark.parametrize("name", [n for n in FOLDERS
+                                  if n in ("classic", "standard", "quick", "beyond")])
 def test_preset_plans_every_committed_run(name):
     _check(ROOT / name, ExperimentConfig.preset(name))
 
@@ -124,3 +125,28 @@ def test_the_classic_budget_axis_has_the_best_data_driven_map():
     rows = results.summary[results.summary["name"].isin(list(DATA_DRIVEN))]
     best = rows.sort_values("mean_accuracy")["name"].iloc[-1]
     assert best in ExperimentConfig.preset("classic").budget_strategies
+
+
+@pytest.mark.skipif("beyond" not in FOLDERS, reason="runs/beyond is not committed")
+def test_the_beyond_run_is_complete_and_its_moving_maps_learned():
+    """Every run of the `beyond` preset is there (axes included); the `rail` and `alp` students
+    learned (none collapsed), `rail` moved its map, `alp` logged weights summing to 1, and every
+    run saved the probabilities its ensembles are made from."""
+    from distill_lib.experiment import load_results
+
+    folder = ROOT / "beyond"
+    assert _planned(folder, ExperimentConfig.preset("beyond")) == _committed(folder)
+    results = load_results(folder, log=None)
+    assert not results.missing and not results.missing_axes
+    assert results.runs["probabilities"].notna().all() and not results.runs["collapsed"].any()
+    moving = [r for r in results.axis_runs if r["recipe"] in ("rail", "alp")]
+    assert len(moving) == 2 * 3 * 3  # two recipes x first, uniform, last x 3 seeds
+    majority = results.majority["accuracy"]
+    for r in moving:
+        assert r["test"]["accuracy"] > majority + 0.05 and "probabilities" in r["test"]
+        if r["recipe"] == "rail":
+            maps = [h["layer_map"] for h in r["history"]]
+            assert all(m == sorted(m) for m in maps) and len({tuple(m) for m in maps}) > 1
+        else:
+            for h in r["history"]:
+                assert all(abs(sum(row) - 1) < 1e-3 for row in h["alp_weights"])

@@ -18,7 +18,7 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 DRAWS = re.compile(
     r"^(?:\w+\s*=\s*)?(?:plots\.)?(learning_curves|accuracy_plot|layer_map_plot|"
-    r"cross_domain_plot|plot_layer_scores|plot_cka|budget_plot|recipe_plot|footprint_plot|"
+    r"cross_domain_plot|plot_layer_scores|plot_cka|budget_plot|recipe_plot|footprint_plot|alp_weights_plot|"
     r"show_figure|plt\.show|display\(Image)\(",
     re.MULTILINE,
 )

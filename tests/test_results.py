@@ -170,6 +170,6 @@ def test_the_runs_table_columns(tmp_path):
     assert list(r.runs.columns) == [
         "name", "kind", "seed", "layers", "init", "test_accuracy", "test_macro_f1", "test_loss",
         "predicted_counts", "collapsed", "collapse_reason", "best_epoch", "seconds", "same_as",
-        "predictions",
+        "predictions", "probabilities", "validation_accuracy",
     ]
     assert r.histories.groupby(["name", "seed"]).size().tolist() == [2] * 6  # 2 epochs each

@@ -208,6 +208,10 @@ def gap_change(results: Results, axis: str, before: Any, after: Any, other: str,
     return paired_bootstrap(gaps[1], gaps[0], n_resamples=results.config.bootstrap_resamples)
 
 
+def _value(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _points(row: Any) -> str:
     return (f"{100 * row['diff']:.1f} points (95% CI {100 * row['ci_low']:.1f} to "
             f"{100 * row['ci_high']:.1f})")
@@ -245,6 +249,9 @@ def _budget_lines(results: Results) -> list[str]:
             lines.append(f"`{before['a']}` vs `{other}` {span}: a run collapsed; no verdict.")
             continue
         change = gap_change(results, "budget", small, large, other, before["a"])
+        if change is None:
+            lines.append(f"`{before['a']}` vs `{other}` {span}: not the same seeds; no verdict.")
+            continue
         verb = trend(before, after, change)
         said = {"unclear": "moves within what this run can tell from no change"}.get(verb, verb)
         lines.append(f"The gap between `{before['a']}` and `{other}` {said} {span}: "
@@ -267,6 +274,9 @@ def _recipe_lines(results: Results) -> list[str]:
                 lines.append(f"{head}: a run collapsed; no verdict.")
                 continue
             change = gap_change(results, "recipe", "logits", recipe, other, before["a"])
+            if change is None:  # (a partly finished folder: not the same seeds on both sides)
+                lines.append(f"{head}: not the same seeds under both recipes yet; no verdict.")
+                continue
             said = {"shrinks": "is smaller than with `logits`",
                     "grows": "is larger than with `logits`",
                     "reverses": "has the other sign than with `logits`",
@@ -330,7 +340,8 @@ def axes_story(results: Results, name: str) -> str:
     recipes = recipe_table(results)
     figures = drawable(results)
     if not recipes.empty:
-        weights = "; ".join(f"`{r}`: " + (", ".join(f"{k} {v:g}" for k, v in RECIPES[r].items())
+        weights = "; ".join(f"`{r}`: " + (", ".join(f"{k} {_value(v)}"
+                                                     for k, v in RECIPES[r].items())
                                            or "soft targets and hard labels only")
                             for r in config.recipes)
         parts += [

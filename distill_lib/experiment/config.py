@@ -24,10 +24,12 @@ BASELINES: dict[str, str] = {
 }
 """Baselines that can be added to a comparison."""
 
-RECIPES: dict[str, dict[str, float]] = {
+RECIPES: dict[str, dict[str, Any]] = {
     "logits": {},
     "hidden": {"hidden_weight": 0.1},
     "attention": {"attention_weight": 10.0},
+    "rail": {"hidden_weight": 0.1, "layer_mapping": "rail"},
+    "alp": {"hidden_weight": 0.1, "layer_mapping": "alp"},
 }
 """Named distillation recipes: the loss weights each adds to the student's
 :class:`~distill_lib.train_config.TrainConfig` (whose soft-target and hard-label terms every
@@ -39,6 +41,9 @@ recipe keeps).
   ``layers[i]``).
 * ``attention``: adds the mean squared error between the mapped layers' attention maps
   (:func:`~distill_lib.losses.attention_loss`, TinyBERT-style, on probabilities).
+* ``rail`` and ``alp``: ``hidden`` with a map that moves (:mod:`distill_lib.layer_mapping`):
+  a sorted random map drawn again every epoch (RAIL-KD), or an attention-weighted mix of all
+  teacher layers (ALP-KD). Same weight as ``hidden``, so the three differ only in the map.
 
 The weights were set once, before any recipe run, so that each added term starts at the
 order of the output loss (weighted about 0.6-0.7 against 0.35-0.4) for the map farthest from
@@ -414,8 +419,10 @@ PRESETS: dict[str, Preset] = {
         "uniform and last. The full size (all 8,454 sentences, 3 epochs: --train-size all "
         "--epochs 3 --teacher-epochs 3) needs a GPU",
         "the main runs 29 minutes on 2 CPU cores (measured: 29.2 minutes from an empty folder, "
-        "nothing else running); the axes about 2 hours more (estimated from the main runs: 12 "
-        "runs of 640 updates, 18 recipe runs that run the teacher every step)",
+        "nothing else running); the axes about 4 hours more (measured, two runs at a time "
+        "under varying load from other work: the 12 runs of 640 updates took 20 to 60 minutes "
+        "each, 6.7 worker-hours in all; the 18 recipe runs, which run the teacher every step, "
+        "75 worker-minutes)",
         {
             "teacher": "mpnet-base",
             "student_layers": 6,
@@ -434,6 +441,30 @@ PRESETS: dict[str, Preset] = {
             "recipes": ["logits", "hidden", "attention"],
             "recipe_strategies": ["first", "uniform", "last"],
             "footprint": True,  # no DistilBERT arm: an MPNet teacher cannot become one
+        },
+    ),
+    "beyond": Preset(
+        "the open ideas, offline: MiniLM-L6 -> 3 layers on 1,000 movie snippets, 3 seeds, 3 "
+        "epochs at batch 16 (189 updates); the five fixed strategies (their students' mean "
+        "probability is the ensemble), and the hidden-state loss with the fixed map "
+        "(`hidden`), a map drawn again each epoch (`rail`) and attention over all teacher "
+        "layers (`alp`) for first, uniform and last. A CPU-sized cut of the standard run "
+        "(all 8,454 sentences, every strategy: --train-size all --recipe-strategies "
+        "first,last,odd,even,uniform)",
+        "about 80 minutes on 2 CPU cores (measured on an AMD EPYC while another comparison "
+        "trained alongside, load 4-5: the teacher 5 minutes, then 42 student runs two at a "
+        "time, 146 worker-minutes in all by the runs' own `seconds`, 102 of them for the 27 "
+        "recipe runs, which run the teacher every step)",
+        {
+            "output_dir": "runs/beyond",
+            "seeds": [0, 1, 2],
+            "train_size": 1000,
+            "validation_size": 500,
+            "baselines": ["majority", "teacher"],
+            "teacher_train": TrainConfig(epochs=2, lr=1e-4),
+            "student_train": TrainConfig(epochs=3, batch_size=16, lr=1e-4),
+            "recipes": ["logits", "hidden", "rail", "alp"],
+            "recipe_strategies": ["first", "uniform", "last"],
         },
     ),
     "bert-base-sst2": Preset(

@@ -19,13 +19,14 @@ LATENCY_BATCH = 32
 def evaluate_all(
     model, tokens: DatasetDict, extra: dict[str, Any], tokenizer, batch: int, precision: str = "no"
 ):
-    """Test metrics with predictions, and accuracy/F1/counts on every cross-domain set.
+    """Test metrics with predictions and probabilities, and accuracy/F1/counts on every
+    cross-domain set.
 
     ``precision``: from :func:`distill_lib.device.placement` (``"no"`` is fp32).
     """
     test = evaluate_model(
         model, tokens["test"], tokenizer=tokenizer, batch_size=batch, return_predictions=True,
-        precision=precision,
+        precision=precision, return_probabilities=True,
     )
     cross = {}
     for name, dataset in extra.items():
@@ -33,6 +34,15 @@ def evaluate_all(
                            precision=precision)
         cross[name] = {k: r[k] for k in ("accuracy", "macro_f1", "predicted_counts")}
     return test, cross
+
+
+def validation_probabilities(model, tokens: DatasetDict, tokenizer, batch: int,
+                             precision: str = "no") -> list[list[float]]:
+    """The class probabilities of ``model`` on every validation sentence, saved with each run
+    so that ensembles can be chosen or weighted without looking at the test set (the tables
+    of :mod:`.ensembles` choose by the best epoch's validation accuracy, the same model's)."""
+    return evaluate_model(model, tokens["validation"], tokenizer=tokenizer, batch_size=batch,
+                          precision=precision, return_probabilities=True)["probabilities"]
 
 
 def latency_inputs(tokens: DatasetDict, tokenizer, batch_size: int, device) -> dict:

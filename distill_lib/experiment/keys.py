@@ -29,8 +29,9 @@ from ..train_config import TrainConfig
 RUN_FORMAT = 1
 """Version of the run JSON layout; part of every key, so a new layout never reads old files."""
 
-KEY_SCHEMA = 2
-"""1: every TrainConfig field but :data:`NOT_IN_KEY`. 2: adds ``cls_only_last_layer``."""
+KEY_SCHEMA = 3
+"""1: every TrainConfig field but :data:`NOT_IN_KEY`. 2: adds ``cls_only_last_layer``. 3: adds
+``layer_mapping``."""
 
 NOT_IN_KEY: tuple[str, ...] = (
     "progress",
@@ -40,7 +41,8 @@ NOT_IN_KEY: tuple[str, ...] = (
     "unpadded_layers",  # the same run up to float rounding (distill_lib.fast)
 )
 
-ADDED_SINCE: dict[str, tuple[int, Any]] = {"cls_only_last_layer": (2, False)}
+ADDED_SINCE: dict[str, tuple[int, Any]] = {"cls_only_last_layer": (2, False),
+                                           "layer_mapping": (3, "fixed")}
 """Setting -> (schema that added it to the key, the value every run had before)."""
 
 

@@ -348,7 +348,7 @@ class Results:
         frames = {
             "summary.csv": self.summary,
             "pairwise.csv": self.pairwise,
-            "runs.csv": self.runs.drop(columns=["predictions"], errors="ignore"),
+            "runs.csv": self.runs.drop(columns=["predictions", "probabilities"], errors="ignore"),
         }
         return {**{name: frame.to_csv(index=False) for name, frame in frames.items()},
                 "summary.md": self.table() + "\n"}
@@ -445,6 +445,8 @@ def _run_row(record: dict[str, Any], majority_accuracy: float) -> dict[str, Any]
         "seconds": record.get("seconds", math.nan),
         "same_as": record.get("same_as"),
         "predictions": test["predictions"],
+        "probabilities": test.get("probabilities"),  # (runs made before they were saved: None)
+        "validation_accuracy": record.get("validation", {}).get("accuracy", math.nan),
         **{f"accuracy[{d}]": m["accuracy"] for d, m in record.get("cross_domain", {}).items()},
     }
 

@@ -26,6 +26,7 @@ import pandas as pd
 from .._io import atomic_write_text
 from ..layers import DATA_DRIVEN, STRATEGIES, choose_layers, select_layers
 from .axes import axes_story
+from .beyond import beyond_story
 from .footprint import footprint_story
 from .results import ALPHA, CI_METHOD, METHOD, Comparison, Results, wrap_markdown
 from .store import RunStore
@@ -157,6 +158,7 @@ def section(results: Results, name: str | None = None) -> str:
         legend(results),
         "\n".join(findings(results)),
         axes_story(results, name),
+        beyond_story(results, name),
         footprint_story(results, name),
     ]
     return "\n\n".join(p for p in parts if p)
@@ -211,12 +213,16 @@ def facts(results: Results) -> str:
         f"{t.batch_size}): {_pct(results.teacher['test']['accuracy'])} test accuracy. Students: "
         f"{c.student_layers} layers, distilled on {seen} for {s.epochs} "
         f"epoch{'s' * (s.epochs > 1)}{steps}, lr {_lr(s.lr)}, batch {s.batch_size}, "
-        f"{_loss_words(s)}. Strategies {_names(_strategies(results))}; baselines "
-        f"{_names([b for b in c.baselines if b in set(results.runs['name'])])}; seeds "
+        f"{_loss_words(s)}. Strategies {_names(_strategies(results))}; "
+        f"{_baseline_words([b for b in c.baselines if b in set(results.runs['name'])])}; seeds "
         f"{', '.join(map(str, c.seeds))}. Evaluated on {len(results.majority['test_labels']):,} "
         f"test sentences{_cross_domain_facts(results)}."
     )
     return _wrap(text)
+
+
+def _baseline_words(names: list[str]) -> str:
+    return f"baselines {_names(names)}" if names else "no student baseline"
 
 
 def _cross_domain_facts(results: Results) -> str:

@@ -23,7 +23,7 @@ import torch
 from ..device import placement
 from ..student import make_student
 from ..train import TrainResult, distill
-from .evaluation import evaluate_all
+from .evaluation import evaluate_all, validation_probabilities
 from .keys import KEY_SCHEMA, RUN_FORMAT
 from .store import Job, budget_group
 from .story import updates
@@ -96,6 +96,8 @@ def _evaluated(exp: Any, job: Job, model: Any, result: TrainResult, start: float
         "best_epoch": result.best_epoch,
         "validation": result.best_validation,
         "test": test,
+        "validation_probabilities": validation_probabilities(
+            model, exp.tokens, exp.tokenizer, job.train_config.eval_batch_size, where.precision),
         "cross_domain": cross,
         "seconds": time.perf_counter() - start,
         "threads": torch.get_num_threads(),  # (a footprint trains it again with as many)

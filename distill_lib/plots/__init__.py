@@ -23,7 +23,8 @@ curves, cross-domain sets), the min-max range over seeds. Layers are counted fro
 
 The figures live in one module per family: :mod:`.curves` (learning curves),
 :mod:`.accuracy` (test accuracy), :mod:`.layers` (layer maps and the teacher's layer
-measurements), :mod:`.cross_domain`, :mod:`.axes` (the budget and recipe axes), with the
+measurements), :mod:`.cross_domain`, :mod:`.axes` (the budget and recipe axes), :mod:`.beyond` (the
+``alp`` weights), :mod:`.footprint`, with the
 shared colours and :func:`save_figure` in :mod:`._common` and :func:`plot_all` in
 :mod:`.all_figures`; everything public is importable from ``distill_lib.plots``.
 """
@@ -34,6 +35,7 @@ from ._common import COLLAPSED_COLOR, PALETTE, color_for, save_figure
 from .accuracy import accuracy_plot
 from .all_figures import plot_all
 from .axes import budget_plot, recipe_plot
+from .beyond import alp_weights_plot
 from .cross_domain import cross_domain_plot, has_cross_domain
 from .curves import learning_curves
 from .footprint import footprint_plot
@@ -43,6 +45,7 @@ __all__ = [
     "COLLAPSED_COLOR",
     "PALETTE",
     "accuracy_plot",
+    "alp_weights_plot",
     "budget_plot",
     "color_for",
     "cross_domain_plot",

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.pyplot as plt
 
 from ..experiment.axes import drawable
+from ..experiment.beyond import alp_weights
 from ..experiment.footprint import read_footprint
 from ..layers import DATA_DRIVEN, choose_layers
 from ._common import save_figure
 from .accuracy import accuracy_plot
 from .axes import budget_plot, recipe_plot
+from .beyond import alp_weights_plot
 from .cross_domain import cross_domain_plot, has_cross_domain
 from .curves import learning_curves
 from .footprint import footprint_plot
@@ -30,7 +32,8 @@ def plot_all(
     Keys: ``learning_curves``, ``accuracy``, ``layer_map``; ``cross_domain`` when the runs
     have cross-domain accuracies; ``layer_scores`` and ``cka`` when data-driven strategies
     ran (``results.measured``); ``budgets`` and ``recipes`` when the comparison has those
-    axes; ``footprint`` when its folder has a ``footprint.json``. Files are named
+    axes; ``alp_weights`` when ``alp`` runs finished; ``footprint`` when its folder has a
+    ``footprint.json``. Files are named
     ``<prefix><key>.<ext>``.
     """
     written: dict[str, list[Path]] = {}
@@ -62,6 +65,8 @@ def _figure_makers(results: Results) -> dict[str, Any]:
         makers["budgets"] = budget_plot
     if figures["recipes"]:
         makers["recipes"] = recipe_plot
+    if alp_weights(results):
+        makers["alp_weights"] = alp_weights_plot
     if read_footprint(results) is not None:
         makers["footprint"] = footprint_plot
     return makers

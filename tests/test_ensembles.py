@@ -1,0 +1,143 @@
+"""Ensembles and moving maps read from run records: values computed by hand, verdicts."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from test_axes import LABELS, _axes, _hand_record
+
+from distill_lib.experiment import summarise
+from distill_lib.experiment.beyond import (
+    alp_weights,
+    beyond_lines,
+    beyond_story,
+    mapping_lines,
+    rail_coverage,
+)
+from distill_lib.experiment.ensembles import ensemble_row, ensemble_table, member_frame
+from distill_lib.train_config import TrainConfig
+
+# six sentences (ten times over); each member is wrong on a different two, so the mean is
+# right on all six
+TRUTH = [0, 1, 0, 1, 0, 1] * 10
+P1 = {"a": [0.9, 0.2, 0.1, 0.8, 0.1, 0.8] * 10, "b": [0.1, 0.8, 0.9, 0.2, 0.1, 0.8] * 10,
+      "c": [0.1, 0.8, 0.1, 0.8, 0.9, 0.2] * 10}
+VALIDATION = {"a": 0.7, "b": 0.8, "c": 0.6}
+
+
+def _record(name: str, seed: int, recipe: str = "logits") -> dict:
+    probs = [[round(1 - p, 5), p] for p in P1[name]]
+    preds = [int(p > 0.5) for p in P1[name]]
+    right = sum(int(p == y) for p, y in zip(preds, TRUTH, strict=True))
+    return {"name": name, "kind": "strategy", "seed": seed, "layers": [0], "init": "teacher",
+            "recipe": recipe, "budget_epochs": None, "history": [], "best_epoch": 1,
+            "validation": {"accuracy": VALIDATION[name]},
+            "test": {"accuracy": right / 60, "macro_f1": 0.5, "loss": 0.5, "n": 60,
+                     "predicted_counts": [preds.count(0), preds.count(1)],
+                     "predictions": preds, "probabilities": probs}}
+
+
+def _results(tmp_path, seeds=(0, 1), names=("a", "b", "c")):
+    config = _axes(strategies=["first"], seeds=list(seeds), baselines=[],
+                   bootstrap_resamples=200).replace(strategies=["first", "last", "uniform"])
+    records = [_record(n, s) for n in names for s in seeds]
+    teacher = {"name": "teacher", "layers": [0, 1, 2, 3], "test": {"accuracy": 0.9,
+                                                                 "macro_f1": 0.9}}
+    majority = {"accuracy": 0.5, "cross_domain": {}, "test_labels": TRUTH}
+    efficiency = {"student_params": 10, "student_latency_s": 0.002}
+    return summarise(config, records, teacher, majority, efficiency, tmp_path)
+
+
+def test_an_ensemble_row_by_hand(tmp_path):
+    members = member_frame(_results(tmp_path))
+    row = ensemble_row(members[members["seed"] == 0].reset_index(drop=True),
+                       np.asarray(TRUTH), 200)
+    assert row["k"] == 3 and row["accuracy"] == 1.0  # mean p1 = 0.37, 0.6, ...: all right
+    assert row["best_member"] == "b (seed 0)"  # by validation (0.8), not by test
+    assert row["best_member_accuracy"] == pytest.approx(4 / 6)
+    assert row["diff"] == pytest.approx(2 / 6)
+    assert row["not_unanimous"] == 1.0  # one member dissents on every sentence
+    assert row["pairwise_disagreement"] == pytest.approx(4 / 6)  # each pair: 4 of 6
+
+
+def test_the_table_has_the_ensembles_and_the_seed_control(tmp_path):
+    table = ensemble_table(_results(tmp_path))
+    assert table[["ensemble", "seed", "k"]].values.tolist() == [
+        ["strategies", 0, 3], ["strategies", 1, 3], ["top-2 strategies", 0, 2],
+        ["top-2 strategies", 1, 2], ["b x 2 seeds", "all", 2]]
+    assert table["members"].tolist()[2] == "a, b"  # the two best by validation (b, a)
+    assert table["members"].tolist()[4] == "b seeds 0, 1"
+    assert table["parameters"].tolist() == [30, 30, 20, 20, 20]  # k x one student
+    assert table["latency_ms"].tolist() == pytest.approx([6, 6, 4, 4, 4])
+    assert table["accuracy"].tolist()[4] == pytest.approx(4 / 6)  # the same errors twice
+
+
+def test_the_ensemble_verdict_follows_the_numbers(tmp_path):
+    lines = beyond_lines(_results(tmp_path))
+    said = next(line for line in lines if line.startswith("`logits`: the mean of the 3"))
+    assert "beats the best of them" in said and "+33.3 points" in said
+    assert "disagree on 100.0% of the test sentences" in said
+    control = next(line for line in lines if "2 members each" in line)
+    # a and b average to a tie (0.5) on sentences 1 and 3: class 0 wins, so the pair is right
+    # on 4 of 6, as b's two seeds (the same errors twice): no direction
+    assert "is not clearly different from `b x 2 seeds` (66.7% against 66.7%" in control
+    assert "cannot tell diversity of initialisation from more models" in control
+
+
+def test_runs_without_probabilities_give_no_ensemble(tmp_path):
+    results = _results(tmp_path)
+    for _, run in results.runs.iterrows():
+        run["probabilities"] = None
+    results.runs["probabilities"] = None
+    assert ensemble_table(results).empty
+
+
+CELLS = {("first", "hidden"): 0.90, ("last", "hidden"): 0.65,
+         ("first", "rail"): 0.90, ("last", "rail"): 0.89,
+         ("first", "logits"): 0.90, ("last", "logits"): 0.70}
+
+
+def _moving(tmp_path):
+    config = _axes(strategies=["first", "last"], seeds=[0, 1, 2], baselines=[],
+                   recipes=["logits", "hidden", "rail", "alp"], bootstrap_resamples=500,
+                   student_train=TrainConfig(epochs=2))
+    records = [_hand_record(n, s, acc + 0.005 * s, recipe=r)
+               for (n, r), acc in CELLS.items() for s in (0, 1, 2)]
+    for r in records:
+        if r["recipe"] == "rail":
+            r["history"] = [{"epoch": 1, "layer_map": [0, 2]}, {"epoch": 2, "layer_map": [1, 3]}]
+    for s in (0, 1, 2):
+        alp = _hand_record("first", s, 0.9, recipe="alp")
+        last = [[0.5, 0.5, 0, 0], [0, 0, 0.2 * s, 1 - 0.2 * s]]
+        alp["history"] = [{"epoch": 1, "alp_weights": [[1.0, 0, 0, 0], [0, 0, 0, 1.0]]},
+                          {"epoch": 2, "alp_weights": last}]
+        records.append(alp)
+    teacher = {"name": "teacher", "layers": [0, 1, 2, 3], "test": {"accuracy": 0.9,
+                                                                 "macro_f1": 0.9}}
+    majority = {"accuracy": 0.5, "cross_domain": {}, "test_labels": LABELS}
+    return summarise(config, records, teacher, majority, {}, tmp_path)
+
+
+def test_a_moving_map_is_judged_against_the_fixed_one(tmp_path):
+    results = _moving(tmp_path)
+    lines = mapping_lines(results)
+    assert len(lines) == 1  # rail vs hidden (alp ran only for `first`: no gap)
+    assert lines[0].startswith("`rail` against the fixed map (`hidden`), the gap between "
+                               "`first` and `last` shrinks: 1.0 points")
+    assert "against 25.0 points" in lines[0] and "change -24.0 points" in lines[0]
+    assert rail_coverage(results) == {"first": 4.0, "last": 4.0}
+    story = beyond_story(results, "hand")
+    assert "figures/hand-alp_weights.png" in story and lines[0][:40] in story
+
+
+def test_alp_weights_are_the_last_epoch_averaged_over_seeds(tmp_path):
+    results = _moving(tmp_path)
+    weights = alp_weights(results)
+    assert list(weights) == ["first"]
+    assert np.allclose(weights["first"], [[0.5, 0.5, 0, 0], [0, 0, 0.2, 0.8]])
+    from distill_lib.plots import alp_weights_plot
+
+    fig = alp_weights_plot(results)
+    assert len(fig.axes[0].collections) == 1  # one heatmap (one strategy) and its colour bar
+    plt.close(fig)
