@@ -18,13 +18,14 @@ Paths stay relative to the notebook's folder (``../runs/quick`` when run from
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .experiment import ExperimentConfig
+from .experiment import ExperimentConfig, Results, load_results
+from .experiment.axes import axis_records, missing_axis_runs
 
 QUICK_ENV = "DISTILL_LIB_QUICK"
 """Environment variable: ``1`` forces the quick (CPU-sized) runs, as in CI."""
@@ -100,6 +101,31 @@ class NotebookSetup:
     def describe(self) -> str:
         mode = "quick (CPU-sized)" if self.quick else "full (GPU-sized)"
         return f"preset {self.preset!r}, {mode}: {self.config.describe()}"
+
+    def committed(self, names: Iterable[str], *,
+                  keep: Callable[[Results], Any] = bool) -> dict[str, Results]:
+        """The committed folders ``runs/<name>`` whose results pass ``keep``, by name.
+
+        Each is rebuilt from its JSON files (:func:`~distill_lib.experiment.load_results`,
+        nothing retrained; a folder still training is read as far as it got). One line per
+        folder says what it holds: how many runs on the axes, how many still to train, or
+        why it was left out.
+        """
+        found = {}
+        for name in names:
+            try:
+                done = load_results(self.root / "runs" / name, partial=True, log=None)
+            except FileNotFoundError as err:
+                print(f"runs/{name}: {str(err).split(';')[0]}")
+                continue
+            if not keep(done):
+                print(f"runs/{name}: nothing of this kind in this folder yet")
+                continue
+            found[name] = done
+            missing = missing_axis_runs(done)
+            print(f"runs/{name}: {len(axis_records(done))} runs on the axes"
+                  + (f", {len(missing)} still to train" if missing else ""))
+        return found
 
 
 def setup(

@@ -66,13 +66,12 @@ if IN_COLAB:
 # %%
 from IPython.display import Markdown, display
 
-from distill_lib.experiment import RECIPES, compare_strategies, load_results
+from distill_lib.experiment import RECIPES, compare_strategies
 from distill_lib.experiment.axes import (
     axis_records,
     axis_verdicts,
     budget_gaps,
     budget_table,
-    missing_axis_runs,
     recipe_gaps,
     recipe_table,
 )
@@ -150,26 +149,12 @@ display(Markdown("\n".join(f"* {line}" for line in axis_verdicts(results))))
 # %% [markdown]
 # ## What the committed runs found
 #
-# `load_results` rebuilds a finished folder's results from its JSON files (nothing is
-# retrained). `runs/classic` holds the `classic` preset with its axes, run on 2 CPU cores; the
+# `nb.committed` rebuilds each committed folder's results from its JSON files
+# (`load_results`; nothing is retrained). `runs/classic` holds the `classic` preset with its axes, run on 2 CPU cores; the
 # sentences below are generated from it, as is the README's section.
 
 # %%
-committed = {}
-for name in ("classic", "standard"):
-    folder = nb.root / "runs" / name
-    try:
-        loaded = load_results(folder, partial=True, log=None)
-    except FileNotFoundError as err:
-        print(f"runs/{name}: {str(err).split(';')[0]}")
-        continue
-    if axis_records(loaded):
-        committed[name] = loaded
-        missing = missing_axis_runs(loaded)
-        print(f"runs/{name}: {len(axis_records(loaded))} runs on the axes"
-              + (f", {len(missing)} still to train" if missing else ""))
-    else:
-        print(f"runs/{name}: no axes in this folder yet")
+committed = nb.committed(["classic", "standard"], keep=axis_records)
 
 # %%
 for name, done in committed.items():

@@ -60,9 +60,14 @@ if IN_COLAB:
 import torch
 from IPython.display import Markdown, display
 
-from distill_lib.experiment import RECIPES, compare_strategies, load_results
+from distill_lib.experiment import RECIPES, compare_strategies
 from distill_lib.experiment.axes import axis_records, recipe_table
-from distill_lib.experiment.beyond import alp_weights, mapping_lines, rail_coverage
+from distill_lib.experiment.beyond import (
+    alp_weights,
+    mapping_lines,
+    moving_recipes,
+    rail_coverage,
+)
 from distill_lib.experiment.ensembles import ensemble_lines, ensemble_table
 from distill_lib.layer_mapping import rail_map
 from distill_lib.notebook import setup
@@ -146,38 +151,47 @@ display(Markdown("\n".join(f"* {line}" for line in mapping_lines(results)
 # %% [markdown]
 # ## What the committed runs found
 #
-# `runs/beyond` holds the `beyond` preset run on 2 CPU cores: the five fixed strategies on
-# 1,000 sentences for 3 epochs, 3 seeds, and `hidden`, `rail` and `alp` for `first`,
-# `uniform` and `last`. Everything below is generated from its JSON files, as is the README's
-# section.
+# Two committed folders hold the moving maps, both run on 2 CPU cores:
+#
+# * `runs/beyond`: the `beyond` preset, the five fixed strategies on 1,000 sentences of the
+#   6-layer MiniLM teacher for 3 epochs, 3 seeds, and `hidden`, `rail` and `alp` for `first`,
+#   `uniform` and `last`;
+# * `runs/classic`: the classic 12 -> 6 pair (notebooks 7 and 10), where `rail` and `alp` train
+#   `first`, `uniform`, `last` and `drop` (its best data-driven map) next to `hidden` and
+#   `attention`. Its main runs predate saved probabilities, so its ensembles are those of the
+#   moving-map recipes only.
+#
+# Everything below is generated from their JSON files, as are the README's sections.
 
 # %%
-folder = nb.root / "runs" / "beyond"
-try:
-    done = load_results(folder, partial=True, log=None)
-except FileNotFoundError as err:
-    done = None
-    print(f"runs/beyond: {str(err).split(';')[0]}")
+committed = nb.committed(["beyond", "classic"], keep=moving_recipes)
 
 # %%
-if done is not None:
-    fig = recipe_plot(done, title="runs/beyond: the gap to `first` per recipe")
+for name, done in committed.items():
+    fig = recipe_plot(done, title=f"runs/{name}: the gap to `first` per recipe")
+
+# %% [markdown]
+# The `alp` weights of the 12 -> 6 students: each row (a student layer) spreads its weight over
+# the twelve teacher layers. Does a student started from the `last` layers end up attending to
+# the lower ones, or to its own?
 
 # %%
-if done is not None and alp_weights(done):
-    fig = alp_weights_plot(done)
+for name, done in committed.items():
+    if alp_weights(done):
+        fig = alp_weights_plot(done, title=f"runs/{name}: what each `alp` student layer "
+                               "attends to (last epoch, mean over seeds; white: copied from)")
 
 # %%
-if done is not None:
-    print("distinct teacher layers the rail maps used:", rail_coverage(done))
+for name, done in committed.items():
+    print(f"runs/{name}: distinct teacher layers the rail maps used:", rail_coverage(done))
     display(ensemble_table(done)[["recipe", "ensemble", "seed", "k", "accuracy", "ci_low",
                                   "ci_high", "best_member", "diff", "diff_ci_low",
                                   "diff_ci_high", "not_unanimous", "latency_ms"]])
 
 # %%
-if done is not None:
-    display(Markdown("\n".join(f"* {line}" for line in mapping_lines(done)
-                               + ensemble_lines(done))))
+for name, done in committed.items():
+    display(Markdown(f"**runs/{name}**\n\n" + "\n".join(
+        f"* {line}" for line in mapping_lines(done) + ensemble_lines(done))))
 
 # %% [markdown]
 # ## Try it yourself

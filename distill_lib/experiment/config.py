@@ -415,14 +415,15 @@ PRESETS: dict[str, Preset] = {
         "to 640 training sentences and 2 epochs (80 updates) to fit a CPU, students at lr 2e-5 "
         "(at 1e-4, 2e-4 and 5e-4 the `last` student stayed at chance). Its axes: budgets of 2, 8 "
         "and 16 epochs (80, 320, 640 updates) for first, uniform, last and drop (the best "
-        "data-driven map of the main runs), and the hidden and attention recipes for first, "
-        "uniform and last. The full size (all 8,454 sentences, 3 epochs: --train-size all "
-        "--epochs 3 --teacher-epochs 3) needs a GPU",
+        "data-driven map of the main runs), and the hidden, attention, rail and alp recipes for "
+        "first, uniform, last and drop. The full size (all 8,454 sentences, 3 epochs: "
+        "--train-size all --epochs 3 --teacher-epochs 3) needs a GPU",
         "the main runs 29 minutes on 2 CPU cores (measured: 29.2 minutes from an empty folder, "
         "nothing else running); the axes about 4 hours more (measured, two runs at a time "
         "under varying load from other work: the 12 runs of 640 updates took 20 to 60 minutes "
         "each, 6.7 worker-hours in all; the 18 recipe runs, which run the teacher every step, "
-        "75 worker-minutes)",
+        "75 worker-minutes; the 30 runs of rail, alp and drop's recipes 80 minutes more, two "
+        "at a time, nothing else running)",
         {
             "teacher": "mpnet-base",
             "student_layers": 6,
@@ -438,8 +439,8 @@ PRESETS: dict[str, Preset] = {
             # tests/test_committed_runs.py checks that it still is)
             "budgets": [2, 8, 16],
             "budget_strategies": ["first", "uniform", "last", "drop"],
-            "recipes": ["logits", "hidden", "attention"],
-            "recipe_strategies": ["first", "uniform", "last"],
+            "recipes": ["logits", "hidden", "attention", "rail", "alp"],
+            "recipe_strategies": ["first", "uniform", "last", "drop"],
             "footprint": True,  # no DistilBERT arm: an MPNet teacher cannot become one
         },
     ),
