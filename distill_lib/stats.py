@@ -8,6 +8,7 @@ sentences are drawn for both strategies, so the variation the two share cancels 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -27,6 +28,24 @@ def _check_confidence(confidence: float) -> None:
         )
 
 
+@functools.lru_cache(maxsize=8)
+def _resample_weights(n_seeds: int, n_examples: int, n_resamples: int,
+                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only ``(B, N)`` example and ``(B, S)`` seed counts of :func:`_resampled_means`.
+
+    They depend only on the shape and the seed, and drawing 2,000 multinomials over a
+    thousand sentences is most of a bootstrap's time, so one report draws them once for all
+    its comparisons (the same numbers as drawing them each time).
+    """
+    rng = np.random.default_rng(seed)
+    example_w = rng.multinomial(n_examples, np.full(n_examples, 1 / n_examples), size=n_resamples)
+    seed_w = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
+    weights = example_w.astype(float), seed_w.astype(float)
+    for w in weights:
+        w.flags.writeable = False
+    return weights
+
+
 def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
     """``(n_resamples,)`` means of ``values`` ``(S, N)`` with seeds and examples resampled.
 
@@ -35,9 +54,7 @@ def _resampled_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndar
     replacement, and vectorise.
     """
     n_seeds, n_examples = values.shape
-    rng = np.random.default_rng(seed)
-    example_w = rng.multinomial(n_examples, np.full(n_examples, 1 / n_examples), size=n_resamples)
-    seed_w = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
+    example_w, seed_w = _resample_weights(n_seeds, n_examples, n_resamples, seed)
     per_seed = values @ example_w.T / n_examples  # (S, B): each seed on each resampled test set
     return (seed_w.T * per_seed).sum(axis=0) / n_seeds  # (B,)
 

@@ -98,15 +98,16 @@ CELLS = {("first", "hidden"): 0.90, ("last", "hidden"): 0.65,
          ("first", "logits"): 0.90, ("last", "logits"): 0.70}
 
 
-def _moving(tmp_path):
+def _moving(tmp_path, epochs=2):
     config = _axes(strategies=["first", "last"], seeds=[0, 1, 2], baselines=[],
                    recipes=["logits", "hidden", "rail", "alp"], bootstrap_resamples=500,
-                   student_train=TrainConfig(epochs=2))
+                   student_train=TrainConfig(epochs=epochs))
     records = [_hand_record(n, s, acc + 0.005 * s, recipe=r)
                for (n, r), acc in CELLS.items() for s in (0, 1, 2)]
     for r in records:
         if r["recipe"] == "rail":
-            r["history"] = [{"epoch": 1, "layer_map": [0, 2]}, {"epoch": 2, "layer_map": [1, 3]}]
+            r["history"] = [{"epoch": 1, "layer_map": [0, 2]},
+                            {"epoch": 2, "layer_map": [1, 3]}][:epochs]
     for s in (0, 1, 2):
         alp = _hand_record("first", s, 0.9, recipe="alp")
         last = [[0.5, 0.5, 0, 0], [0, 0, 0.2 * s, 1 - 0.2 * s]]
@@ -129,6 +130,14 @@ def test_a_moving_map_is_judged_against_the_fixed_one(tmp_path):
     assert rail_coverage(results) == {"first": 4.0, "last": 4.0}
     story = beyond_story(results, "hand")
     assert "figures/hand-alp_weights.png" in story and lines[0][:40] in story
+
+
+def test_a_one_epoch_rail_is_said_to_be_a_random_map_not_a_moving_one(tmp_path):
+    two, one = beyond_lines(_moving(tmp_path / "two")), beyond_lines(_moving(tmp_path, epochs=1))
+    coverage = next(line for line in one if line.startswith("Distinct teacher layers"))
+    assert "over 1 epoch(s)" in coverage and "`first` 2.0" in coverage
+    assert "drew one map" in coverage and "not a map that moves" in coverage
+    assert not any("drew one map" in line for line in two)
 
 
 def test_alp_weights_are_the_last_epoch_averaged_over_seeds(tmp_path):

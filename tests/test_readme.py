@@ -32,6 +32,11 @@ def _committed(name: str) -> Results:
     return load_results(ROOT / "runs" / name, log=lambda line: None)
 
 
+@functools.cache
+def _section(name: str) -> str:
+    return story.section(_committed(name), name)
+
+
 def _same(committed: str, generated: str, what: str, name: str) -> None:
     if committed != generated:
         diff = "\n".join(difflib.unified_diff(
@@ -48,7 +53,7 @@ def test_the_result_sections_are_marked():
 @pytest.mark.parametrize("name", NAMES)
 def test_readme_section_is_generated_from_the_jsons(name):
     committed = story.read_section(README.read_text(encoding="utf-8"), name)
-    _same(committed, story.section(_committed(name), name), f"README's {name} section", name)
+    _same(committed, _section(name), f"README's {name} section", name)
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -63,7 +68,7 @@ def test_a_collapsed_baseline_gets_no_verdict_in_the_committed_classic_run():
     assert "random-init" in r.collapsed_names()
     row = next(line for line in r.table().splitlines() if line.startswith("| random-init"))
     assert "no verdict" in row and "p=" not in row
-    text = story.section(r, "classic")
+    text = _section("classic")
     assert "Copying vs random init: no verdict" in _flat(text)
     assert not any("random-init" in line and "Holm p" in line for line in text.splitlines())
 
@@ -167,7 +172,7 @@ def test_report_rewrites_only_the_marked_section(tmp_path, capsys):
     text = readme.read_text()
     assert text.startswith(f"intro\n{start}\n") and text.endswith(f"\n{end}\noutro\n")
     assert "stale table" not in text
-    assert story.read_section(text, "classic") == story.section(load_results(folder), "classic")
+    assert story.read_section(text, "classic") == _section("classic")  # the same JSONs
 
 
 def test_every_figure_the_readme_shows_is_committed():

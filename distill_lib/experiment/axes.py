@@ -259,6 +259,21 @@ def _budget_lines(results: Results) -> list[str]:
     return lines
 
 
+def recipe_verdict(results: Results, pair: pd.DataFrame, other: str, base: str,
+                   recipe: str) -> tuple[pd.Series, pd.Series, dict[str, float] | str]:
+    """The gap between the reference and ``other`` under ``base`` and under ``recipe``
+    (rows of ``pair``, :func:`recipe_gaps` of one strategy indexed by recipe), and the paired
+    change between them, or the reason there is no verdict (a collapsed run, or not the same
+    seeds on both sides yet in a partly finished folder)."""
+    before, after = pair.loc[base], pair.loc[recipe]
+    if before["collapsed"] or after["collapsed"]:
+        return before, after, "a run collapsed"
+    change = gap_change(results, "recipe", base, recipe, other, before["a"])
+    if change is None:
+        return before, after, "not the same seeds under both yet"
+    return before, after, change
+
+
 def _recipe_lines(results: Results) -> list[str]:
     gaps = recipe_gaps(results)
     lines = []
@@ -266,16 +281,11 @@ def _recipe_lines(results: Results) -> list[str]:
         pair = gaps[gaps["b"] == other].set_index("recipe")
         if "logits" not in pair.index:
             continue
-        before = pair.loc["logits"]
         for recipe in [r for r in pair.index if r != "logits"]:
-            after = pair.loc[recipe]
+            before, after, change = recipe_verdict(results, pair, other, "logits", recipe)
             head = f"With the `{recipe}` recipe, the gap between `{before['a']}` and `{other}`"
-            if before["collapsed"] or after["collapsed"]:
-                lines.append(f"{head}: a run collapsed; no verdict.")
-                continue
-            change = gap_change(results, "recipe", "logits", recipe, other, before["a"])
-            if change is None:  # (a partly finished folder: not the same seeds on both sides)
-                lines.append(f"{head}: not the same seeds under both recipes yet; no verdict.")
+            if isinstance(change, str):
+                lines.append(f"{head}: {change}; no verdict.")
                 continue
             said = {"shrinks": "is smaller than with `logits`",
                     "grows": "is larger than with `logits`",

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .axes import _points, axis_records, gap_change, recipe_gaps, trend
+from .axes import _points, axis_records, recipe_gaps, recipe_verdict, trend
 from .ensembles import ensemble_lines, ensemble_story, unsaved_recipes
 from .results import Results, wrap_markdown
 
@@ -42,15 +42,11 @@ def mapping_lines(results: Results) -> list[str]:
             pair = gaps[gaps["b"] == other].set_index("recipe")
             if "hidden" not in pair.index or recipe not in pair.index:
                 continue
-            before, after = pair.loc["hidden"], pair.loc[recipe]
+            before, after, change = recipe_verdict(results, pair, other, "hidden", recipe)
             head = (f"`{recipe}` against the fixed map (`hidden`), the gap between "
                     f"`{before['a']}` and `{other}`")
-            if before["collapsed"] or after["collapsed"]:
-                lines.append(f"{head}: a run collapsed; no verdict.")
-                continue
-            change = gap_change(results, "recipe", "hidden", recipe, other, before["a"])
-            if change is None:  # (a partly finished folder: not the same seeds on both sides)
-                lines.append(f"{head}: not the same seeds under both maps yet; no verdict.")
+            if isinstance(change, str):
+                lines.append(f"{head}: {change}; no verdict.")
                 continue
             said = {"shrinks": "shrinks", "grows": "grows", "reverses": "reverses",
                     "unclear": "does not clearly change"}[trend(before, after, change)]
@@ -102,8 +98,12 @@ def _rail_lines(results: Results) -> list[str]:
         return []
     epochs = results.config.student_train.epochs
     used = ", ".join(f"`{n}` {v:.1f}" for n, v in coverage.items())
-    return [f"Distinct teacher layers the `rail` maps used over {epochs} epoch(s), mean over "
-            f"seeds: {used} (of {len(results.teacher.get('layers', []))})."]
+    line = (f"Distinct teacher layers the `rail` maps used over {epochs} epoch(s), mean over "
+            f"seeds: {used} (of {len(results.teacher.get('layers', []))}).")
+    if epochs == 1:  # one draw per epoch: the map never moves within a run
+        line += (" With one epoch each `rail` student drew one map, so here `rail` is a random "
+                 "sorted map per seed, not a map that moves during training.")
+    return [line]
 
 
 def beyond_lines(results: Results) -> list[str]:
