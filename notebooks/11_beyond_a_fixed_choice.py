@@ -151,11 +151,14 @@ display(Markdown("\n".join(f"* {line}" for line in mapping_lines(results)
 # %% [markdown]
 # ## What the committed runs found
 #
-# Two committed folders hold the moving maps, both run on 2 CPU cores:
+# Three committed folders hold the moving maps, all run on 2 CPU cores:
 #
-# * `runs/beyond`: the `beyond` preset, the five fixed strategies on 1,000 sentences of the
-#   6-layer MiniLM teacher for 3 epochs, 3 seeds, and `hidden`, `rail` and `alp` for `first`,
-#   `uniform` and `last`;
+# * `runs/standard`: the `standard` preset (notebook 6), all 8,454 training sentences of the
+#   6-layer MiniLM teacher, every strategy for one epoch, 3 seeds, and `hidden`, `rail` and `alp`
+#   for `first` and `last`. With one epoch each `rail` student draws one
+#   map: there `rail` is a random sorted map per seed, not one that moves;
+# * `runs/beyond`: the `beyond` preset, the five fixed strategies on 1,000 sentences for 3
+#   epochs, 3 seeds, and `hidden`, `rail` and `alp` for `first`, `uniform` and `last`;
 # * `runs/classic`: the classic 12 -> 6 pair (notebooks 7 and 10), where `rail` and `alp` train
 #   `first`, `uniform`, `last` and `drop` (its best data-driven map) next to `hidden` and
 #   `attention`. Its main runs predate saved probabilities, so its ensembles are those of the
@@ -164,16 +167,16 @@ display(Markdown("\n".join(f"* {line}" for line in mapping_lines(results)
 # Everything below is generated from their JSON files, as are the README's sections.
 
 # %%
-committed = nb.committed(["beyond", "classic"], keep=moving_recipes)
+committed = nb.committed(["standard", "beyond", "classic"], keep=moving_recipes)
 
 # %%
 for name, done in committed.items():
     fig = recipe_plot(done, title=f"runs/{name}: the gap to `first` per recipe")
 
 # %% [markdown]
-# The `alp` weights of the 12 -> 6 students: each row (a student layer) spreads its weight over
-# the twelve teacher layers. Does a student started from the `last` layers end up attending to
-# the lower ones, or to its own?
+# The `alp` weights: each row (a student layer) spreads its weight over the teacher's layers
+# (six for MiniLM, twelve for the 12 -> 6 students). Does a student started from the `last`
+# layers end up attending to the lower ones, or to its own?
 
 # %%
 for name, done in committed.items():

@@ -606,6 +606,7 @@ def test_compare_end_to_end_and_resume(capsys: pytest.CaptureFixture[str], tmp_p
         "--figures-dir",
         str(figures),
         "--no-progress",
+        "--no-footprint",  # its timings are tested on tiny models (tests/test_footprint.py)
     ]
     code, out, err = run(capsys, *argv)
     if code == 1 and ("PyPI" in err or "unreachable" in err or "connect" in err.lower()):
@@ -623,6 +624,7 @@ def test_compare_end_to_end_and_resume(capsys: pytest.CaptureFixture[str], tmp_p
     assert len(run_files) == 3  # two students and the teacher's evaluation
     for name in ("config.json", "majority.json", "efficiency.json", "summary.md", "summary.csv"):
         assert (out_dir / name).is_file(), name
+    assert not (out_dir / "footprint.json").exists()  # --no-footprint
     assert f"figures: {figures}/" in out
     assert sorted(figures.glob("*.png")) and sorted(figures.glob("*.svg"))
     stamps = {p: p.stat().st_mtime_ns for p in run_files}
