@@ -150,8 +150,10 @@ display(Markdown("\n".join(f"* {line}" for line in axis_verdicts(results))))
 # ## What the committed runs found
 #
 # `nb.committed` rebuilds each committed folder's results from its JSON files
-# (`load_results`; nothing is retrained). `runs/classic` holds the `classic` preset with its axes, run on 2 CPU cores; the
-# sentences below are generated from it, as is the README's section.
+# (`load_results`; nothing is retrained). Both were run on 2 CPU cores: `runs/classic` holds
+# the `classic` preset with both axes; `runs/standard` holds a recipe axis only (`hidden`,
+# `rail` and `alp` for `first` and `last`). The sentences below are generated from them, as
+# are the README's sections.
 
 # %%
 committed = nb.committed(["classic", "standard"], keep=axis_records)

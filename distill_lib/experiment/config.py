@@ -394,8 +394,8 @@ PRESETS: dict[str, Preset] = {
         "the five fixed and the three data-driven strategies, and the three cross-domain test "
         "sets; students train one epoch (265 updates; the 2-epoch version took 70-97 minutes). "
         "Its recipe axis: the hidden-state loss with the fixed map (`hidden`), a map drawn "
-        "again each epoch (`rail`) and attention over all teacher layers (`alp`) for first "
-        "and last",
+        "again each epoch (`rail`; with one epoch, one map per run) and attention over all "
+        "teacher layers (`alp`) for first and last",
         "about 26 minutes on 2 CPU cores (measured: 26.0 minutes from an empty folder, load 2-3.6 "
         "from other work; student runs two at a time), before the DistilBERT arm and the "
         "footprint step were added (they took 18 minutes more on an AMD EPYC, the teacher's "
