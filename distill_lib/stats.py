@@ -99,11 +99,23 @@ def paired_bootstrap(
             f"{a.shape}"
         )
     d = a - b  # (S, N)
-    diffs = _resampled_means(d, n_resamples, seed)
-    low, high = np.quantile(diffs, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return {"diff": float(d.mean()),
+            **_interval_and_p(_resampled_means(d, n_resamples, seed), confidence)}
+
+
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central percentile interval of resampled values."""
+    low, high = np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
+
+
+def _interval_and_p(diffs: np.ndarray, confidence: float) -> dict[str, float]:
+    """The percentile interval of resampled differences and a two-sided p-value: twice the
+    smaller tail around 0, at least ``1 / len(diffs)``."""
+    low, high = _interval(diffs, confidence)
     tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
-    p = min(1.0, max(2 * tail, 1 / n_resamples))
-    return {"diff": float(d.mean()), "ci_low": float(low), "ci_high": float(high), "p_value": p}
+    return {"ci_low": low, "ci_high": high,
+            "p_value": min(1.0, max(2 * tail, 1 / len(diffs)))}
 
 
 def bootstrap_accuracy_ci(
@@ -134,9 +146,67 @@ def bootstrap_accuracy_ci(
         c = c[None]
     if c.ndim != 2 or c.size == 0:
         raise ValueError(f"correct must be a non-empty (n_seeds, n_examples) array, got {c.shape}")
-    means = _resampled_means(c, n_resamples, seed)
-    low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
+    low, high = _interval(_resampled_means(c, n_resamples, seed), confidence)
     return float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
+
+
+def _groups(correct: Sequence[np.ndarray], what: str) -> np.ndarray:
+    """``(K, S, N)`` floats of K >= 2 strategies' ``(seeds, sentences)`` 0/1 arrays."""
+    arrays = [np.asarray(c, dtype=float) for c in correct]
+    shapes = {a.shape for a in arrays}
+    if len(arrays) < 2 or len(shapes) != 1 or arrays[0].ndim != 2 or arrays[0].size == 0:
+        raise ValueError(f"{what} needs at least two non-empty (n_seeds, n_examples) arrays of "
+                         f"one shape (the same seeds and test set), got {sorted(shapes)}")
+    return np.stack(arrays)
+
+
+def _resampled_spreads(groups: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """``(n_resamples,)`` best-minus-worst mean accuracies of ``groups`` ``(K, S, N)``, every
+    strategy resampled with the same seeds and sentences in each draw."""
+    means = np.stack([_resampled_means(g, n_resamples, seed) for g in groups])  # (K, B)
+    return means.max(axis=0) - means.min(axis=0)
+
+
+def _spread(groups: np.ndarray) -> float:
+    means = groups.mean(axis=(1, 2))
+    return float(means.max() - means.min())
+
+
+def paired_spread_change(
+    correct_before: Sequence[np.ndarray],
+    correct_after: Sequence[np.ndarray],
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, float]:
+    """Paired bootstrap of how far apart K strategies are under two settings (e.g. two
+    losses): ``spread(after) - spread(before)``, where a spread is the highest minus the lowest
+    mean accuracy of the K, re-chosen in every draw.
+
+    A spread alone has no trustworthy percentile interval (it is biased upward when the
+    strategies are close: with K equal strategies the interval excludes the true 0), so only
+    the change is tested: the same K strategies on the same draws on both sides.
+
+    Args:
+        correct_before, correct_after: K >= 2 arrays ``(n_seeds, n_examples)`` of 0/1 each, the
+            same strategies in the same order, every array paired (row ``s`` the same seed,
+            column ``n`` the same sentence).
+
+    Returns:
+        ``{"diff", "ci_low", "ci_high", "p_value"}`` as :func:`paired_bootstrap`'s.
+    """
+    n_resamples = check_int("n_resamples", n_resamples, low=1)
+    seed = check_int("seed", seed, low=0)
+    _check_confidence(confidence)
+    before = _groups(correct_before, "a spread change")
+    after = _groups(correct_after, "a spread change")
+    if before.shape != after.shape:
+        raise ValueError(f"a spread change needs the same strategies, seeds and test set on "
+                         f"both sides: shapes {before.shape} vs {after.shape}")
+    diffs = (_resampled_spreads(after, n_resamples, seed)
+             - _resampled_spreads(before, n_resamples, seed))
+    return {"diff": _spread(after) - _spread(before), **_interval_and_p(diffs, confidence)}
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -152,7 +152,7 @@ display(Markdown("\n".join(f"* {line}" for line in axis_verdicts(results))))
 # `nb.committed` rebuilds each committed folder's results from its JSON files
 # (`load_results`; nothing is retrained). Both were run on 2 CPU cores: `runs/classic` holds
 # the `classic` preset with both axes; `runs/standard` holds a recipe axis only (`hidden`,
-# `rail` and `alp` for `first` and `last`). The sentences below are generated from them, as
+# `rail` and `alp` for every strategy). The sentences below are generated from them, as
 # are the README's sections.
 
 # %%

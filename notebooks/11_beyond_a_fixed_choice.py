@@ -67,6 +67,8 @@ from distill_lib.experiment.beyond import (
     mapping_lines,
     moving_recipes,
     rail_coverage,
+    spread_lines,
+    spread_table,
 )
 from distill_lib.experiment.ensembles import ensemble_lines, ensemble_table
 from distill_lib.layer_mapping import rail_map
@@ -155,7 +157,7 @@ display(Markdown("\n".join(f"* {line}" for line in mapping_lines(results)
 #
 # * `runs/standard`: the `standard` preset (notebook 6), all 8,454 training sentences of the
 #   6-layer MiniLM teacher, every strategy for one epoch, 3 seeds, and `hidden`, `rail` and `alp`
-#   for `first` and `last`. With one epoch each `rail` student draws one
+#   for every strategy. With one epoch each `rail` student draws one
 #   map: there `rail` is a random sorted map per seed, not one that moves;
 # * `runs/beyond`: the `beyond` preset, the five fixed strategies on 1,000 sentences for 3
 #   epochs, 3 seeds, and `hidden`, `rail` and `alp` for `first`, `uniform` and `last`;
@@ -191,10 +193,24 @@ for name, done in committed.items():
                                   "ci_high", "best_member", "diff", "diff_ci_low",
                                   "diff_ci_high", "not_unanimous", "latency_ms"]])
 
+# %% [markdown]
+# With three or more initialisations on the recipe axis, one number answers "does the map close
+# the gap between initialisations?" for all of them at once: the spread, the highest minus the
+# lowest mean accuracy, per recipe (`spread_table`). A spread alone has no trustworthy interval
+# (noise alone makes it larger than 0), so the verdict tests its *change* against `hidden`, paired
+# over the same seeds and sentences: the first sentences of each folder below.
+
+# %%
+for name, done in committed.items():
+    if not (spread := spread_table(done)).empty:
+        print(f"runs/{name}:")
+        display(spread)
+
 # %%
 for name, done in committed.items():
     display(Markdown(f"**runs/{name}**\n\n" + "\n".join(
-        f"* {line}" for line in mapping_lines(done) + ensemble_lines(done))))
+        f"* {line}" for line in spread_lines(done) + mapping_lines(done)
+        + ensemble_lines(done))))
 
 # %% [markdown]
 # ## Try it yourself

@@ -71,6 +71,10 @@ def test_preset_plans_every_committed_run(name):
     _check(ROOT / name, ExperimentConfig.preset(name))
 
 
+STANDARD_STRATEGIES = ["first", "last", "odd", "even", "uniform", "influence", "cka-cover",
+                       "drop"]
+
+
 def test_committed_counts():
     # main runs: 30 classic and 30 standard (8 strategies + 2 baselines, 3 seeds each); the
     # standard folder also holds the 3 seeds of its DistilBERT twin of `uniform` and its axis
@@ -80,8 +84,9 @@ def test_committed_counts():
     recipes = [n for n in names if n.rsplit("-", 1)[-1] in ("hidden", "rail", "alp")]
     assert len(names) - len(recipes) == 30 + 3
     assert [n for n in names if "-distilbert" in n] == ["uniform-distilbert"] * 3
-    # its recipe axis: hidden, rail and alp for first and last, 3 seeds each
-    assert recipes == sorted(f"{a}-{r}" for a in ("first", "last")
+    # its recipe axis: hidden, rail and alp for every strategy, 3 seeds each (the data-driven
+    # strategies' runs reuse those of the fixed strategy whose layers they picked)
+    assert recipes == sorted(f"{a}-{r}" for a in STANDARD_STRATEGIES
                              for r in ("hidden", "rail", "alp") for _ in range(3))
 
 
@@ -131,7 +136,7 @@ def test_the_classic_budget_axis_has_the_best_data_driven_map():
 
 
 MOVING_FOLDERS = {"beyond": ["first", "uniform", "last"],
-                  "standard": ["first", "last"]}
+                  "standard": STANDARD_STRATEGIES}
 
 
 @pytest.mark.parametrize("name", [n for n in MOVING_FOLDERS if n in FOLDERS])

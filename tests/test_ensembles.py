@@ -14,6 +14,9 @@ from distill_lib.experiment.beyond import (
     beyond_story,
     mapping_lines,
     rail_coverage,
+    rail_twins,
+    spread_lines,
+    spread_table,
 )
 from distill_lib.experiment.ensembles import ensemble_row, ensemble_table, member_frame
 from distill_lib.train_config import TrainConfig
@@ -150,3 +153,86 @@ def test_alp_weights_are_the_last_epoch_averaged_over_seeds(tmp_path):
     fig = alp_weights_plot(results)
     assert len(fig.axes[0].collections) == 1  # one heatmap (one strategy) and its colour bar
     plt.close(fig)
+
+
+SPREAD = {("first", "logits"): 0.90, ("last", "logits"): 0.70, ("uniform", "logits"): 0.85,
+          ("first", "hidden"): 0.90, ("last", "hidden"): 0.65, ("uniform", "hidden"): 0.80,
+          ("first", "rail"): 0.90, ("last", "rail"): 0.89, ("uniform", "rail"): 0.895}
+
+
+def _spread_results(tmp_path, partial: bool = False):
+    """``SPREAD``, a data-driven twin of `first` (`drop`) and, with ``partial``, a fourth
+    strategy (`odd`) without its `rail` runs yet."""
+    strategies = ["first", "last", "uniform", "drop"] + (["odd"] if partial else [])
+    config = _axes(strategies=strategies, seeds=[0, 1, 2], baselines=[],
+                   recipes=["logits", "hidden", "rail"], bootstrap_resamples=500)
+    cells = {**SPREAD, **({("odd", "logits"): 0.8, ("odd", "hidden"): 0.8} if partial else {})}
+    records = [_hand_record(n, s, acc + 0.005 * s, recipe=r)
+               for (n, r), acc in cells.items() for s in (0, 1, 2)]
+    twins = [{**r, "name": "drop", "same_as": "first"} for r in records if r["name"] == "first"]
+    teacher = {"name": "teacher", "layers": [0, 1, 2, 3], "test": {"accuracy": 0.9,
+                                                                 "macro_f1": 0.9}}
+    majority = {"accuracy": 0.5, "cross_domain": {}, "test_labels": LABELS}
+    return summarise(config, records + twins, teacher, majority, {}, tmp_path)
+
+
+def test_the_spread_of_all_initialisations_is_judged_against_the_fixed_map(tmp_path):
+    from distill_lib.experiment import axes
+
+    results = _spread_results(tmp_path)
+    assert "drop" not in set(axes.recipe_table(results)["name"])  # the twin of `first`: once
+    assert list(rail_coverage(results)) == ["first", "last", "uniform"]
+    table = spread_table(results)
+    assert table[["recipe", "strategies", "highest", "lowest"]].values.tolist() == [
+        ["logits", 3, "first", "last"], ["hidden", 3, "first", "last"],
+        ["rail", 3, "first", "last"]]
+    assert table["spread"].round(3).tolist() == [0.2, 0.25, 0.01]
+    lines = spread_lines(results)
+    assert lines[0] == ("Highest minus lowest mean accuracy of the 3 initialisations (`first`, "
+                        "`last`, `uniform`), per recipe: `logits` 20.0 points (`first` highest, "
+                        "`last` lowest); `hidden` 25.0 points (`first` highest, `last` lowest); "
+                        "`rail` 1.0 points (`first` highest, `last` lowest).")
+    assert lines[1].startswith("`rail` against the fixed map (`hidden`), that spread shrinks: "
+                               "change -24.0 points")
+    assert len(lines) == 2 and lines[1] in beyond_lines(results)
+
+
+def test_a_strategy_without_every_run_is_named_and_left_out_of_the_spread(tmp_path):
+    lines = spread_lines(_spread_results(tmp_path, partial=True))
+    assert lines[0].startswith("Highest minus lowest mean accuracy of the 3 initialisations "
+                               "(`first`, `last`, `uniform`) (`odd` left out: not every seed "
+                               "under every recipe yet), per recipe: `logits` 20.0 points")
+    results = _spread_results(tmp_path / "two")
+    results.axis_runs = [r for r in results.axis_runs
+                         if not (r["name"] == "uniform" and r["recipe"] == "rail")]
+    assert spread_table(results).empty and spread_lines(results) == []  # two: the gap lines
+
+
+def test_a_twin_keeps_the_axis_runs_it_trained_itself(tmp_path):
+    from distill_lib.experiment import axes
+
+    results = _spread_results(tmp_path)
+    for r in results.axis_runs:  # `drop` trained its own `rail` runs (its fixed twin did not)
+        if r["name"] == "drop" and r["recipe"] == "rail":
+            r.pop("same_as")
+    frame = axes.axis_frame(results)
+    drop = frame[frame["name"] == "drop"]
+    assert sorted(set(drop["recipe"])) == ["logits", "rail"] and len(drop) == 6
+
+
+def test_two_initialisations_get_no_spread(tmp_path):
+    assert spread_lines(_moving(tmp_path)) == []  # first and last: the gap lines say it all
+
+
+def test_rail_students_that_predict_as_their_fixed_twin_are_counted(tmp_path):
+    results = _moving(tmp_path, epochs=1)  # every rail map: [0, 2]; the fixed maps end at 1
+    assert not any(r["same_predictions"] for r in rail_twins(results))  # by recipe: differ
+    hidden = {(r["name"], r["seed"]): r for r in results.axis_runs if r["recipe"] == "hidden"}
+    for r in results.axis_runs:
+        if r["recipe"] == "rail" and r["name"] == "first":  # as its twin, copied from 0 and 2
+            r["test"], r["layers"] = hidden[("first", r["seed"])]["test"], [0, 2]
+    assert [(r["name"], r["same_predictions"], r["same_last"]) for r in rail_twins(results)
+            if r["seed"] == 0] == [("first", True, True), ("last", False, False)]
+    line = next(line for line in beyond_lines(results) if "not told apart" in line)
+    assert line.startswith("3 of 6 `rail` students predicted every test sentence as the")
+    assert "3 of those 3 had maps" in line and "against 0 of the other 3" in line

@@ -173,3 +173,10 @@ def test_the_runs_table_columns(tmp_path):
         "predictions", "probabilities", "validation_accuracy",
     ]
     assert r.histories.groupby(["name", "seed"]).size().tolist() == [2] * 6  # 2 epochs each
+
+
+def test_percentage_points_never_read_minus_zero():
+    from distill_lib.experiment.results import pct
+
+    assert [pct(v) for v in (0.0123, -0.0004, -0.0123)] == ["1.2", "0.0", "-1.2"]
+    assert [pct(v, True) for v in (0.0123, -0.0004, 0.0004)] == ["+1.2", "+0.0", "+0.0"]

@@ -9,6 +9,7 @@ from distill_lib.stats import (
     collapse_reason,
     holm,
     paired_bootstrap,
+    paired_spread_change,
 )
 
 
@@ -96,3 +97,32 @@ def test_paired_bootstrap_needs_non_empty_arrays():
 def test_collapse_max_share_must_be_in_0_1(max_share):
     with pytest.raises(ValueError, match=r"max_share must be a number in \(0, 1\]"):
         collapse_reason([5, 5], 0.9, 0.5, max_share=max_share)
+
+
+def test_a_spread_change_by_hand():
+    ones, zeros = np.ones((2, 30)), np.zeros((2, 30))
+    half = np.tile([1.0, 0.0], (2, 15))  # 0.5 here, any value in a resampled draw
+    closed = paired_spread_change([ones, zeros, half], [ones, ones, ones], n_resamples=200)
+    assert closed == {"diff": -1.0, "ci_low": -1.0, "ci_high": -1.0, "p_value": 1 / 200}
+    same = paired_spread_change([ones, zeros], [ones, zeros], n_resamples=200)
+    assert (same["diff"], same["ci_low"], same["ci_high"], same["p_value"]) == (0, 0, 0, 1.0)
+    a = (np.arange(120).reshape(3, 40) % 3 == 0).astype(float)  # means 14/40, 13/40, 13/40
+    b = (np.arange(120).reshape(3, 40) % 4 == 0).astype(float)  # 10/40 each
+    grew = paired_spread_change([a, a], [a, b], n_resamples=300)
+    assert grew["diff"] == pytest.approx(a.mean() - b.mean())  # two: |paired difference|
+    assert grew["ci_low"] <= grew["diff"] <= grew["ci_high"]
+
+
+@pytest.mark.parametrize("groups, match", [
+    ([np.ones((2, 5))], "at least two"),
+    ([np.ones((2, 5)), np.ones((3, 5))], "of one shape"),
+    ([np.ones((2, 0)), np.ones((2, 0))], "non-empty"),
+])
+def test_a_spread_change_needs_paired_groups(groups, match):
+    with pytest.raises(ValueError, match=match):
+        paired_spread_change(groups, groups)
+
+
+def test_a_spread_change_needs_the_same_strategies_on_both_sides():
+    with pytest.raises(ValueError, match="the same strategies"):
+        paired_spread_change([np.ones((2, 5))] * 2, [np.ones((2, 5))] * 3)

@@ -59,13 +59,16 @@ def __dir__() -> list[str]:
 
 
 def save_all_tables(results: Results) -> list[Path]:
-    """Write every table of a comparison (main, axes, footprint, ensembles) as CSV + Markdown."""
+    """Write every table of a comparison (main, axes, footprint, ensembles, the spread of the
+    initialisations per recipe) as CSV + Markdown."""
     from .axes import save_axis_tables
+    from .beyond import save_spread_table
     from .ensembles import save_ensemble_table
     from .footprint import save_footprint_tables
 
     return [*results.save_tables(), *save_axis_tables(results),
-            *save_footprint_tables(results), *save_ensemble_table(results)]
+            *save_footprint_tables(results), *save_ensemble_table(results),
+            *save_spread_table(results)]
 
 
 def load_results(

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..stats import bootstrap_accuracy_ci, collapse_reason, paired_bootstrap
 from .config import RECIPES, budget_train_config
-from .results import Results, save_frames, wrap_markdown
+from .results import Results, pct, save_frames, wrap_markdown
 
 GAP_COLUMNS = ["a", "b", "diff", "ci_low", "ci_high", "p_value", "collapsed"]
 
@@ -46,7 +46,10 @@ def missing_axis_runs(results: Results) -> list[str]:
 def axis_frame(results: Results) -> pd.DataFrame:
     """One row per run of the axes and per main run: ``name``, ``seed``, ``recipe``,
     ``budget`` (epochs; None for main and recipe runs), ``updates``, ``test_accuracy``,
-    ``collapsed`` and ``predictions``."""
+    ``collapsed`` and ``predictions``. The runs a data-driven strategy reused from a fixed
+    strategy (``same_as``) are left out: the same students, counted once under the fixed
+    strategy's name; so are its main runs when all its axis runs were reused (a twin with
+    axis runs of its own keeps its main runs as their ``logits`` baseline)."""
     majority = results.majority["accuracy"]
     rows = []
     main = _main_records(results)
@@ -55,7 +58,11 @@ def axis_frame(results: Results) -> pd.DataFrame:
         if budget_train_config(config.student_train, budget) == config.student_train:  # twice)
             names = set(config.axis_names("budget"))
             main += [{**r, "budget_epochs": budget} for r in list(main) if r["name"] in names]
+    fresh = {r["name"] for r in axis_records(results) if not r.get("same_as")}
     for record in [*axis_records(results), *main]:
+        if record.get("same_as") or (record["name"] not in fresh
+                                     and results.twin(record["name"]) is not None):
+            continue  # a twin's reused runs: counted once, under the fixed strategy's name
         test = record["test"]
         rows.append({
             "name": record["name"],
@@ -213,8 +220,7 @@ def _value(v: Any) -> str:
 
 
 def _points(row: Any) -> str:
-    return (f"{100 * row['diff']:.1f} points (95% CI {100 * row['ci_low']:.1f} to "
-            f"{100 * row['ci_high']:.1f})")
+    return f"{pct(row['diff'])} points (95% CI {pct(row['ci_low'])} to {pct(row['ci_high'])})"
 
 
 def trend(before: Any, after: Any, change: dict[str, float]) -> str:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import bootstrap_accuracy_ci, paired_bootstrap
-from .results import Results, save_frames, wrap_markdown
+from .results import Results, pct, save_frames, wrap_markdown
 
 COLUMNS = ["recipe", "ensemble", "seed", "k", "members", "accuracy", "ci_low", "ci_high",
            "best_member", "best_member_accuracy", "diff", "diff_ci_low", "diff_ci_high",
@@ -166,8 +166,8 @@ def _said(test: dict[str, float], better: str, worse: str, same: str) -> str:
 
 
 def _pts(test: dict[str, float]) -> str:
-    return (f"{100 * test['diff']:+.1f} points (95% CI {100 * test['ci_low']:+.1f} to "
-            f"{100 * test['ci_high']:+.1f})")
+    return (f"{pct(test['diff'], True)} points (95% CI {pct(test['ci_low'], True)} to "
+            f"{pct(test['ci_high'], True)})")
 
 
 def ensemble_lines(results: Results) -> list[str]:

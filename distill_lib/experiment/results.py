@@ -84,9 +84,16 @@ class Comparison:
             )
         word = "significant" if self.significant else "not significant"
         return (
-            f"{100 * self.diff:+.1f} points (95% CI {100 * self.ci_low:+.1f} to "
-            f"{100 * self.ci_high:+.1f}; Holm p = {self.p_holm:.3g}, {word})"
+            f"{pct(self.diff, True)} points (95% CI {pct(self.ci_low, True)} to "
+            f"{pct(self.ci_high, True)}; Holm p = {self.p_holm:.3g}, {word})"
         )
+
+
+def pct(value: float, signed: bool = False) -> str:
+    """A fraction as percentage points to one decimal (``"+1.2"`` with ``signed``), with no
+    "-0.0": a difference that rounds to zero reads as zero."""
+    text = f"{100 * value:{'+' if signed else ''}.1f}"
+    return ("+0.0" if signed else "0.0") if text.lstrip("+-") == "0.0" else text
 
 
 @dataclass

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -132,12 +133,17 @@ def save_figure(
 
     Each file is rendered into memory and then written to a temporary sibling that is renamed
     into place, so an interrupted save never leaves a truncated image. The figure stays open.
+    The same figure gives the same bytes: the SVG has no date and its element ids are salted
+    with ``name`` instead of drawn at random, so a regenerated figure shows in a diff only
+    where its content changed.
     """
     folder = Path(folder)
     paths = []
     for fmt in formats:
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight")
+        with matplotlib.rc_context({"svg.hashsalt": name}):
+            fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight",
+                        metadata={"Date": None} if fmt == "svg" else None)
         paths.append(atomic_write_bytes(folder / f"{name}.{fmt}", buffer.getvalue()))
     return paths
 
