@@ -37,7 +37,7 @@ from .axes import (
     trend,
 )
 from .ensembles import ensemble_lines, ensemble_story, unsaved_recipes
-from .results import Results, save_frames, wrap_markdown
+from .results import Results, pct, save_frames, wrap_markdown
 
 MOVING = ("rail", "alp")
 """The recipes whose layer map moves; ``hidden`` is their fixed-map control."""
@@ -138,7 +138,7 @@ def spread_lines(results: Results) -> list[str]:
     if table.empty:
         return []
     names = list(next(iter(cells.values())))
-    each = "; ".join(f"`{r}` {100 * row['spread']:.1f} points (`{row['highest']}` highest, "
+    each = "; ".join(f"`{r}` {pct(row['spread'])} points (`{row['highest']}` highest, "
                      f"`{row['lowest']}` lowest)" for r, row in table.iterrows())
     missing = (f" (`{'`, `'.join(left_out)}` left out: not every seed under every recipe yet)"
                if left_out else "")
